@@ -1,0 +1,64 @@
+# lwm2md - top-level build.  `make` builds build/lwm2md; `make check` installs
+# what the tests need and runs every test in the normal and sanitizer builds.
+
+PREFIX    ?= /usr
+SYSCONFDIR ?= /etc
+DESTDIR   ?=
+VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+
+CC        ?= gcc
+PKGS      := libcoap-3-gnutls inih libcbor jansson libsystemd
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
+
+WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wstrict-prototypes
+CFLAGS    ?= -O2 -g
+CFLAGS    += -std=gnu11 $(WARN) -D_GNU_SOURCE -DLWM_VERSION='"$(VERSION)"' -Iagent -Iobjects -Idrivers $(PKG_CFLAGS)
+LDLIBS    += $(PKG_LIBS) -lm
+
+# `make asan` builds the same tree with AddressSanitizer and UBSan into build/asan.
+ifeq ($(SAN),1)
+B         := build/asan
+CFLAGS    += -O1 -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=all
+LDFLAGS   += -fsanitize=address,undefined
+else
+B         := build
+endif
+
+LIB_SRC   := $(filter-out agent/main.c agent/ctl_main.c,$(wildcard agent/*.c objects/*.c drivers/*.c))
+LIB_OBJ   := $(LIB_SRC:%.c=$(B)/obj/%.o)
+UNIT_SRC  := $(shell find tests/unit -name '*.c' -not -path '*/fixtures/*' 2>/dev/null)
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
+
+.PHONY: all asan unit unit-asan check demo bench install clean deps integration integration-asan gen
+all: $(B)/lwm2md
+
+$(B)/obj/%.o: %.c $(wildcard agent/*.h objects/*.h drivers/*.h) | $(B)/obj
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -c -o $@ $<
+
+$(B)/obj:
+	@mkdir -p $@
+
+$(B)/liblwm2md.a: $(LIB_OBJ)
+	ar rcs $@ $^
+
+$(B)/lwm2md: $(B)/obj/agent/main.o $(B)/liblwm2md.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/unit/%: tests/unit/%.c $(B)/liblwm2md.a
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(B)/liblwm2md.a $(LDLIBS) $(CMOCKA_LIBS)
+
+asan:
+	$(MAKE) SAN=1 all
+
+unit: $(UNIT_BIN)
+	@set -e; for t in $(UNIT_BIN); do echo "== $$t"; (cd tests/unit && ../../$$t); done
+
+unit-asan:
+	$(MAKE) SAN=1 unit
+
+clean:
+	rm -rf build

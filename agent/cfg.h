@@ -1,0 +1,59 @@
+/* cfg.h - the daemon's configuration, read from an ini file with inih.
+ *
+ * Every error names FILE:LINE, the section and key, the value and what was
+ * expected; cfg_load() reports all of them before it fails. */
+#ifndef LWM_CFG_H
+#define LWM_CFG_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#define EX_CONFIG_CODE 78
+
+struct cfg_server {
+	char *uri;              /* coap://host:port (coaps:// once DTLS lands) */
+	char *host;             /* parsed from uri */
+	uint16_t port;
+	bool secure;
+	char *endpoint;         /* default: the host name */
+	uint32_t lifetime;      /* s */
+	char *binding;          /* "U" or "UQ" */
+	uint16_t short_server_id;
+	uint32_t default_pmin, default_pmax;
+	uint32_t disable_timeout;
+	bool notification_storing;
+	uint32_t retry_count;           /* 1/x/17 Communication Retry Count */
+	uint32_t retry_timer;           /* 1/x/18 Communication Retry Timer (s) */
+	uint32_t sequence_delay;        /* 1/x/19 Communication Sequence Delay Timer (s) */
+	uint32_t sequence_retry_count;  /* 1/x/20 Communication Sequence Retry Count */
+	char *lwm2m_version;            /* "1.1" */
+};
+
+struct cfg_device {
+	char *manufacturer, *model, *serial, *firmware_version, *hardware_version,
+	     *device_type, *timezone, *utc_offset;
+};
+
+struct cfg_hooks {
+	char *reboot, *factory_reset;
+	uint32_t timeout;       /* s: a hook running longer is killed */
+};
+
+struct cfg {
+	char *path;             /* the file this was read from */
+	struct cfg_server server;
+	struct cfg_device device;
+	struct cfg_hooks hooks;
+	char *state_dir;        /* [state] dir, default /var/lib/lwm2md */
+	int log_level;          /* LOG_ERR..LOG_DEBUG (syslog numbers) */
+};
+
+/* Reads path into a new cfg.  On errors, prints every one to errf as
+ * "FILE:LINE: [section] key = "value": problem" and returns NULL. */
+struct cfg *cfg_load(const char *path, FILE *errf);
+void cfg_free(struct cfg *c);
+/* True if the two configs need a new registration (server settings differ). */
+bool cfg_server_differs(const struct cfg *a, const struct cfg *b);
+
+#endif
