@@ -18,4 +18,9 @@ struct agent {
 	int exit_code;
 };
 
+/* Runs fn(ag, arg) once the response to the request being handled has been
+ * sent (Device Reboot answers 2.04 first, then runs its hook).  At most 8
+ * pending calls; returns 0 or -ENOSPC. */
+int agent_after_response(struct agent *ag, void (*fn)(struct agent *ag, void *arg), void *arg);
+
 #endif
