@@ -1,0 +1,396 @@
+/* cfg.c - reads the ini file (inih) into struct cfg and checks every key.
+ *
+ * inih is driven through ini_parse_stream() with a line-counting reader, so
+ * every message carries FILE:LINE whatever options the distribution built
+ * inih with.  All errors are reported, then cfg_load() fails; main() exits
+ * with 78 (EX_CONFIG).  Sections this file does not know yet are refused, so a
+ * typo never silently loses a setting. */
+#include "cfg.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <ini.h>
+#include <limits.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "log.h"
+
+struct reader {
+	FILE *f;
+	const char *path;
+	int line;
+	bool bol;
+	int errors;
+	FILE *errf;
+	struct cfg *c;
+};
+
+static char *reader_gets(char *buf, int size, void *stream)
+{
+	struct reader *r = stream;
+	char *s = fgets(buf, size, r->f);
+
+	if (s && r->bol)
+		r->line++;      /* count a line once, even if inih reads it in pieces */
+	r->bol = s && strchr(s, '\n');
+	return s;
+}
+
+#define cfg_error(r, sec, key, val, fmt, ...) \
+	((r)->errors++, fprintf((r)->errf, "%s:%d: [%s] %s = \"%s\": " fmt "\n", (r)->path, \
+				(r)->line, sec, key, val, ##__VA_ARGS__))
+
+static int set_str(struct reader *r, char **dst, const char *val)
+{
+	char *s = strdup(val);
+
+	if (!s)
+		return 0;
+	free(*dst);
+	*dst = s;
+	return 1;
+}
+
+static int set_u32(struct reader *r, const char *sec, const char *key, const char *val,
+		   uint32_t *dst, unsigned long min, unsigned long max)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	if (!isdigit((unsigned char)*val)) {
+		cfg_error(r, sec, key, val, "expected a whole number");
+		return 1;
+	}
+	v = strtoull(val, &end, 10);
+	if (*end || errno) {
+		cfg_error(r, sec, key, val, "expected a whole number");
+		return 1;
+	}
+	if (v < min || v > max) {
+		cfg_error(r, sec, key, val, "out of range (%lu..%lu)", min, max);
+		return 1;
+	}
+	*dst = (uint32_t)v;
+	return 1;
+}
+
+static int set_bool(struct reader *r, const char *sec, const char *key, const char *val,
+		    bool *dst)
+{
+	if (!strcmp(val, "true") || !strcmp(val, "yes") || !strcmp(val, "1") ||
+	    !strcmp(val, "on"))
+		*dst = true;
+	else if (!strcmp(val, "false") || !strcmp(val, "no") || !strcmp(val, "0") ||
+		 !strcmp(val, "off"))
+		*dst = false;
+	else
+		cfg_error(r, sec, key, val, "expected true or false");
+	return 1;
+}
+
+/* Splits coap://host:port (IPv6 as [addr]:port) into the server fields. */
+static int parse_uri(struct reader *r, const char *sec, const char *key, const char *val)
+{
+	struct cfg_server *s = &r->c->server;
+	const char *h, *e, *colon;
+	unsigned long port;
+	char *end;
+
+	if (!strncmp(val, "coap://", 7)) {
+		s->secure = false;
+		h = val + 7;
+		port = 5683;
+	} else if (!strncmp(val, "coaps://", 8)) {
+		s->secure = true;
+		h = val + 8;
+		port = 5684;
+	} else {
+		cfg_error(r, sec, key, val, "expected coap://host[:port] or coaps://host[:port]");
+		return 1;
+	}
+	if (*h == '[') {
+		e = strchr(h, ']');
+		if (!e || e == h + 1) {
+			cfg_error(r, sec, key, val, "unterminated IPv6 address");
+			return 1;
+		}
+		colon = e[1] == ':' ? e + 1 : NULL;
+		if (e[1] && !colon) {
+			cfg_error(r, sec, key, val, "unexpected text after the address");
+			return 1;
+		}
+		h++;
+	} else {
+		e = h + strcspn(h, ":/?");
+		colon = *e == ':' ? e : NULL;
+		if (*e && *e != ':' && strcmp(e, "/")) {
+			cfg_error(r, sec, key, val, "a server URI has no path or query");
+			return 1;
+		}
+	}
+	if (e == h) {
+		cfg_error(r, sec, key, val, "no host");
+		return 1;
+	}
+	if (colon) {
+		errno = 0;
+		port = strtoul(colon + 1, &end, 10);
+		if (!isdigit((unsigned char)colon[1]) || (*end && strcmp(end, "/")) || errno ||
+		    port == 0 || port > 65535) {
+			cfg_error(r, sec, key, val, "bad port (1..65535)");
+			return 1;
+		}
+	}
+	free(s->host);
+	s->host = strndup(h, (size_t)(e - h));
+	s->port = (uint16_t)port;
+	return set_str(r, &s->uri, val);
+}
+
+static int server_key(struct reader *r, const char *sec, const char *key, const char *val)
+{
+	struct cfg_server *s = &r->c->server;
+	uint32_t v;
+
+	if (!strcmp(key, "uri"))
+		return parse_uri(r, sec, key, val);
+	if (!strcmp(key, "endpoint")) {
+		if (!*val || strlen(val) > 128 || strpbrk(val, "&?=/ \t\"<>")) {
+			cfg_error(r, sec, key, val,
+				  "expected 1..128 characters without spaces, quotes, / & ? =");
+			return 1;
+		}
+		return set_str(r, &s->endpoint, val);
+	}
+	if (!strcmp(key, "lifetime"))
+		return set_u32(r, sec, key, val, &s->lifetime, 10, 31536000);
+	if (!strcmp(key, "binding")) {
+		if (strcmp(val, "U") && strcmp(val, "UQ")) {
+			cfg_error(r, sec, key, val, "expected U or UQ");
+			return 1;
+		}
+		return set_str(r, &s->binding, val);
+	}
+	if (!strcmp(key, "short_server_id")) {
+		set_u32(r, sec, key, val, &v, 1, 65534);
+		s->short_server_id = (uint16_t)v;
+		return 1;
+	}
+	if (!strcmp(key, "default_pmin"))
+		return set_u32(r, sec, key, val, &s->default_pmin, 0, 31536000);
+	if (!strcmp(key, "default_pmax"))
+		return set_u32(r, sec, key, val, &s->default_pmax, 0, 31536000);
+	if (!strcmp(key, "disable_timeout"))
+		return set_u32(r, sec, key, val, &s->disable_timeout, 0, 31536000);
+	if (!strcmp(key, "notification_storing"))
+		return set_bool(r, sec, key, val, &s->notification_storing);
+	if (!strcmp(key, "retry_count"))
+		return set_u32(r, sec, key, val, &s->retry_count, 1, 255);
+	if (!strcmp(key, "retry_timer"))
+		return set_u32(r, sec, key, val, &s->retry_timer, 1, 86400);
+	if (!strcmp(key, "sequence_delay"))
+		return set_u32(r, sec, key, val, &s->sequence_delay, 1, 31536000);
+	if (!strcmp(key, "sequence_retry_count"))
+		return set_u32(r, sec, key, val, &s->sequence_retry_count, 1, 255);
+	if (!strcmp(key, "lwm2m_version")) {
+		if (strcmp(val, "1.1")) {
+			cfg_error(r, sec, key, val, "expected 1.1");
+			return 1;
+		}
+		return set_str(r, &s->lwm2m_version, val);
+	}
+	cfg_error(r, sec, key, val, "unknown key");
+	return 1;
+}
+
+static int device_key(struct reader *r, const char *sec, const char *key, const char *val)
+{
+	static const struct {
+		const char *name;
+		size_t off;
+	} keys[] = {
+		{ "manufacturer", offsetof(struct cfg_device, manufacturer) },
+		{ "model", offsetof(struct cfg_device, model) },
+		{ "serial", offsetof(struct cfg_device, serial) },
+		{ "firmware_version", offsetof(struct cfg_device, firmware_version) },
+		{ "hardware_version", offsetof(struct cfg_device, hardware_version) },
+		{ "device_type", offsetof(struct cfg_device, device_type) },
+		{ "timezone", offsetof(struct cfg_device, timezone) },
+		{ "utc_offset", offsetof(struct cfg_device, utc_offset) },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++)
+		if (!strcmp(key, keys[i].name))
+			return set_str(r, (char **)((char *)&r->c->device + keys[i].off), val);
+	cfg_error(r, sec, key, val, "unknown key");
+	return 1;
+}
+
+static int handler(void *user, const char *sec, const char *key, const char *val)
+{
+	struct reader *r = user;
+	struct cfg *c = r->c;
+
+	if (!key)       /* a section header alone */
+		return 1;
+	if (!strcmp(sec, "server"))
+		return server_key(r, sec, key, val);
+	if (!strcmp(sec, "device"))
+		return device_key(r, sec, key, val);
+	if (!strcmp(sec, "hooks")) {
+		if (!strcmp(key, "reboot"))
+			return set_str(r, &c->hooks.reboot, val);
+		if (!strcmp(key, "factory_reset"))
+			return set_str(r, &c->hooks.factory_reset, val);
+		if (!strcmp(key, "timeout"))
+			return set_u32(r, sec, key, val, &c->hooks.timeout, 1, 86400);
+	} else if (!strcmp(sec, "state")) {
+		if (!strcmp(key, "dir")) {
+			if (*val != '/') {
+				cfg_error(r, sec, key, val, "expected an absolute path");
+				return 1;
+			}
+			return set_str(r, &c->state_dir, val);
+		}
+	} else if (!strcmp(sec, "log")) {
+		if (!strcmp(key, "level")) {
+			int l = log_level_parse(val);
+
+			if (l < 0)
+				cfg_error(r, sec, key, val, "expected error, warning, info or debug");
+			else
+				c->log_level = l;
+			return 1;
+		}
+	} else {
+		r->errors++;
+		fprintf(r->errf, "%s:%d: [%s]: unknown section\n", r->path, r->line, sec);
+		return 1;
+	}
+	cfg_error(r, sec, key, val, "unknown key");
+	return 1;
+}
+
+static void defaults(struct cfg *c)
+{
+	char host[256];
+
+	c->server.lifetime = 300;
+	c->server.short_server_id = 1;
+	c->server.disable_timeout = 86400;
+	c->server.notification_storing = true;
+	c->server.retry_count = 5;
+	c->server.retry_timer = 60;
+	c->server.sequence_delay = 86400;
+	c->server.sequence_retry_count = 1;
+	c->server.default_pmin = 0;
+	c->server.default_pmax = 0;
+	c->hooks.timeout = 60;
+	c->log_level = LOG_INFO;
+	if (gethostname(host, sizeof(host)) == 0) {
+		host[sizeof(host) - 1] = 0;
+		c->server.endpoint = strdup(host);
+	}
+}
+
+struct cfg *cfg_load(const char *path, FILE *errf)
+{
+	struct reader r = { .path = path, .bol = true, .errf = errf };
+	struct cfg *c = calloc(1, sizeof(*c));
+	int rc;
+
+	if (!c)
+		return NULL;
+	r.c = c;
+	defaults(c);
+	c->path = strdup(path);
+	r.f = fopen(path, "r");
+	if (!r.f) {
+		fprintf(errf, "%s: cannot open: %s\n", path, strerror(errno));
+		goto fail;
+	}
+	rc = ini_parse_stream(reader_gets, &r, handler, &r);
+	fclose(r.f);
+	if (rc < 0) {
+		fprintf(errf, "%s: cannot read\n", path);
+		goto fail;
+	}
+	if (rc > 0) {
+		/* inih stops at the first line it cannot parse at all */
+		fprintf(errf, "%s:%d: syntax error: expected [section], key = value or a comment\n",
+			path, rc);
+		r.errors++;
+	}
+	if (!c->server.uri) {
+		fprintf(errf, "%s: [server] uri is missing: set it to coap://host:port\n", path);
+		r.errors++;
+	}
+	if (c->server.default_pmax && c->server.default_pmin > c->server.default_pmax) {
+		fprintf(errf, "%s: [server] default_pmin (%u) is greater than default_pmax (%u)\n",
+			path, c->server.default_pmin, c->server.default_pmax);
+		r.errors++;
+	}
+	if (!c->server.endpoint) {
+		fprintf(errf, "%s: [server] endpoint is not set and the host name is unknown\n",
+			path);
+		r.errors++;
+	}
+	if (!c->server.binding)
+		c->server.binding = strdup("U");
+	if (!c->server.lwm2m_version)
+		c->server.lwm2m_version = strdup("1.1");
+	if (!c->state_dir)
+		c->state_dir = strdup("/var/lib/lwm2md");
+	if (r.errors)
+		goto fail;
+	return c;
+fail:
+	cfg_free(c);
+	return NULL;
+}
+
+void cfg_free(struct cfg *c)
+{
+	struct cfg_device *d;
+
+	if (!c)
+		return;
+	d = &c->device;
+	free(c->path);
+	free(c->server.uri);
+	free(c->server.host);
+	free(c->server.endpoint);
+	free(c->server.binding);
+	free(c->server.lwm2m_version);
+	free(d->manufacturer);
+	free(d->model);
+	free(d->serial);
+	free(d->firmware_version);
+	free(d->hardware_version);
+	free(d->device_type);
+	free(d->timezone);
+	free(d->utc_offset);
+	free(c->hooks.reboot);
+	free(c->hooks.factory_reset);
+	free(c->state_dir);
+	free(c);
+}
+
+static bool streq(const char *a, const char *b)
+{
+	return (!a && !b) || (a && b && !strcmp(a, b));
+}
+
+bool cfg_server_differs(const struct cfg *a, const struct cfg *b)
+{
+	const struct cfg_server *x = &a->server, *y = &b->server;
+
+	return !streq(x->uri, y->uri) || !streq(x->endpoint, y->endpoint) ||
+	       !streq(x->binding, y->binding) || x->short_server_id != y->short_server_id ||
+	       !streq(x->lwm2m_version, y->lwm2m_version);
+}

@@ -1,0 +1,522 @@
+/* coap.c - libcoap glue: the only file that sees CoAP PDUs.
+ *
+ * libcoap runs with its own epoll fd, which this file adds to our loop, and a
+ * loop timer set to what libcoap's next retransmission needs
+ * (coap_io_prepare_epoll), so an idle daemon makes no wakeups.  Requests from
+ * the server arrive on our client session; libcoap dispatches them to the
+ * "unknown resource" handler or, for DELETE which libcoap would otherwise
+ * answer itself, to one resource per object instance.  Block-wise transfers
+ * are left to libcoap (COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY). */
+#include "coap.h"
+
+#include <errno.h>
+#include <netdb.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+#include <coap3/coap.h>
+
+#include "agent.h"
+#include "cfg.h"
+#include "codec.h"
+#include "dm.h"
+#include "dm_req.h"
+#include "log.h"
+#include "loop.h"
+
+#define MAX_PENDING 8
+#define MAX_AFTER 8
+
+struct pending {
+	coap_binary_t *token;
+	coapc_cb cb;
+	void *arg;
+	char path[64];
+};
+
+struct after {
+	void (*fn)(struct agent *ag, void *arg);
+	void *arg;
+};
+
+struct coapc {
+	struct agent *ag;
+	coap_context_t *ctx;
+	coap_session_t *session;
+	struct loop_fd lf;
+	struct loop_timer timer;
+	struct pending pending[MAX_PENDING];
+	struct after after[MAX_AFTER];
+	int nafter;
+	coap_resource_t *unknown;
+	coap_resource_t **res;          /* per-instance resources, for DELETE */
+	size_t nres;
+};
+
+static struct coapc *the_coapc;   /* libcoap's handlers carry no user pointer in 4.3.1 */
+
+/* ---- logging ---------------------------------------------------------- */
+
+static void coap_log_cb(coap_log_t level, const char *message)
+{
+	size_t n = strlen(message);
+
+	while (n && message[n - 1] == '\n')
+		n--;
+	/* libcoap's own chatter stays at debug unless it is an error */
+	log_msg(level <= LOG_ERR ? LOG_WARNING : LOG_DEBUG, "coap: %.*s", (int)n, message);
+}
+
+/* ---- the loop --------------------------------------------------------- */
+
+static void arm(struct coapc *c)
+{
+	coap_tick_t now;
+	unsigned ms;
+
+	coap_ticks(&now);
+	ms = coap_io_prepare_epoll(c->ctx, now);
+
+	if (ms)
+		loop_timer_set(c->ag->loop, &c->timer, ms);
+	else
+		loop_timer_cancel(c->ag->loop, &c->timer);
+}
+
+static void process(struct coapc *c)
+{
+	int i, n;
+
+	coap_io_process(c->ctx, COAP_IO_NO_WAIT);
+	/* responses are out now: run what waited for them */
+	n = c->nafter;
+	c->nafter = 0;
+	for (i = 0; i < n; i++)
+		c->after[i].fn(c->ag, c->after[i].arg);
+	arm(c);
+}
+
+static void on_fd(struct loop_fd *lf, uint32_t revents)
+{
+	process(container_of(lf, struct coapc, lf));
+}
+
+static void on_timer(struct loop_timer *t)
+{
+	process(container_of(t, struct coapc, timer));
+}
+
+int coapc_after_response(struct coapc *c, void (*fn)(struct agent *ag, void *arg), void *arg)
+{
+	if (c->nafter == MAX_AFTER)
+		return -ENOSPC;
+	c->after[c->nafter].fn = fn;
+	c->after[c->nafter].arg = arg;
+	c->nafter++;
+	return 0;
+}
+
+/* ---- requests from the server ----------------------------------------- */
+
+static const char *method_name(int m)
+{
+	static const char *const names[] = { "?", "GET", "POST", "PUT", "DELETE", "FETCH",
+					     "PATCH", "iPATCH" };
+
+	return m >= 0 && m <= 7 ? names[m] : "?";
+}
+
+static int opt_uint(const coap_pdu_t *pdu, uint16_t num)
+{
+	coap_opt_iterator_t it;
+	coap_opt_t *o = coap_check_option(pdu, num, &it);
+
+	if (!o)
+		return LWM_FMT_NONE;
+	return (int)coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
+}
+
+static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *pdu,
+		       const coap_string_t *query, coap_pdu_t *resp)
+{
+	struct coapc *c = the_coapc;
+	coap_string_t *uri = coap_get_uri_path(pdu);
+	struct dm_req req = { .format = LWM_FMT_NONE, .accept = LWM_FMT_NONE };
+	struct dm_resp out;
+	struct errbuf err = { "" };
+	char pathstr[48], q[256] = "";
+	size_t off, total;
+	unsigned char buf[8];
+	int code;
+
+	buf_init(&out.body);
+	snprintf(pathstr, sizeof(pathstr), "/%.*s", uri ? (int)uri->length : 0,
+		 uri ? (const char *)uri->s : "");
+	req.method = (enum dm_method)coap_pdu_get_code(pdu);
+	if (coap_get_data_large(pdu, &req.len, &req.payload, &off, &total) && off != 0)
+		req.len = 0;    /* a partial body: with SINGLE_BODY libcoap should not pass one */
+	if (query) {
+		snprintf(q, sizeof(q), "%.*s", (int)query->length, (const char *)query->s);
+		req.query = q;
+	}
+	req.format = opt_uint(pdu, COAP_OPTION_CONTENT_FORMAT);
+	req.accept = opt_uint(pdu, COAP_OPTION_ACCEPT);
+	if (dm_path_parse(pathstr, &req.path, &err) < 0)
+		code = LWM_ENOTFOUND;
+	else
+		code = dm_handle(c->ag->dm, &req, &out, &err);
+
+	if (code < 0) {
+		coap_pdu_set_code(resp, (coap_pdu_code_t)(-code));
+		if (code == LWM_EINTERNAL)
+			log_err("%s %s: %d.%02d %s", method_name(req.method), pathstr,
+				-code >> 5, -code & 31, err.msg);
+		else
+			log_info("%s %s: %d.%02d %s", method_name(req.method), pathstr,
+				 -code >> 5, -code & 31, err.msg);
+		if (err.msg[0] && code != LWM_EINTERNAL)
+			/* a diagnostic payload helps whoever debugs the server side */
+			coap_add_data(resp, strlen(err.msg), (const uint8_t *)err.msg);
+		goto out;
+	}
+	coap_pdu_set_code(resp, (coap_pdu_code_t)code);
+	log_debug("%s %s: %d.%02d", method_name(req.method), pathstr, code >> 5, code & 31);
+	if (out.location[0]) {
+		char *save = NULL, *seg, loc[sizeof(out.location)];
+
+		memcpy(loc, out.location, sizeof(loc));
+		for (seg = strtok_r(loc, "/", &save); seg; seg = strtok_r(NULL, "/", &save))
+			coap_add_option(resp, COAP_OPTION_LOCATION_PATH, strlen(seg),
+					(const uint8_t *)seg);
+		coapc_sync_resources(c);
+	}
+	if (req.method == DM_M_DELETE)
+		coapc_sync_resources(c);
+	if (out.format != LWM_FMT_NONE && out.body.len) {
+		/* libcoap adds Content-Format and splits into Block2 when needed */
+		coap_add_data_large_response(r, s, pdu, resp, query, (uint16_t)out.format, -1, 0,
+					     out.body.len, out.body.p, NULL, NULL);
+	} else if (out.format != LWM_FMT_NONE) {
+		coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
+				coap_encode_var_safe(buf, sizeof(buf), (unsigned)out.format), buf);
+	}
+out:
+	/* coap_add_data_large_response keeps its own copy only with a release
+	 * callback; we pass none, so libcoap copied the body already */
+	buf_fini(&out.body);
+	coap_delete_string(uri);
+}
+
+static void add_handlers(coap_resource_t *r)
+{
+	coap_register_request_handler(r, COAP_REQUEST_GET, on_request);
+	coap_register_request_handler(r, COAP_REQUEST_PUT, on_request);
+	coap_register_request_handler(r, COAP_REQUEST_POST, on_request);
+	coap_register_request_handler(r, COAP_REQUEST_DELETE, on_request);
+	coap_register_request_handler(r, COAP_REQUEST_FETCH, on_request);
+	coap_register_request_handler(r, COAP_REQUEST_IPATCH, on_request);
+}
+
+void coapc_sync_resources(struct coapc *c)
+{
+	struct dm_obj *o;
+	struct dm_inst *i;
+	size_t n = 0, k;
+	coap_resource_t **res;
+	char p[16];
+
+	/* few instances exist and they rarely change: rebuilding is simplest */
+	for (k = 0; k < c->nres; k++)
+		coap_delete_resource(c->ctx, c->res[k]);
+	free(c->res);
+	c->res = NULL;
+	c->nres = 0;
+	for (o = dm_first(c->ag->dm); o; o = o->next)
+		for (i = o->insts; i; i = i->next)
+			n++;
+	res = calloc(n ? n : 1, sizeof(*res));
+	if (!res)
+		return;
+	c->res = res;
+	for (o = dm_first(c->ag->dm); o; o = o->next) {
+		for (i = o->insts; i; i = i->next) {
+			coap_resource_t *r;
+
+			snprintf(p, sizeof(p), "%u/%u", o->oid, i->id);
+			r = coap_resource_init(coap_new_str_const((const uint8_t *)p, strlen(p)),
+					       COAP_RESOURCE_FLAGS_RELEASE_URI);
+			if (!r)
+				continue;
+			add_handlers(r);
+			coap_add_resource(c->ctx, r);
+			c->res[c->nres++] = r;
+		}
+	}
+}
+
+/* ---- requests of ours ------------------------------------------------- */
+
+static struct pending *find_pending(struct coapc *c, coap_bin_const_t tok)
+{
+	int i;
+
+	for (i = 0; i < MAX_PENDING; i++) {
+		struct pending *p = &c->pending[i];
+
+		if (p->cb && p->token->length == tok.length &&
+		    !memcmp(p->token->s, tok.s, tok.length))
+			return p;
+	}
+	return NULL;
+}
+
+static void finish(struct pending *p, const struct coapc_answer *ans)
+{
+	coapc_cb cb = p->cb;
+	void *arg = p->arg;
+
+	p->cb = NULL;
+	coap_delete_binary(p->token);
+	p->token = NULL;
+	cb(arg, ans);
+}
+
+static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
+				   const coap_pdu_t *recv, const coap_mid_t mid)
+{
+	struct coapc *c = the_coapc;
+	struct pending *p = find_pending(c, coap_pdu_get_token(recv));
+	struct coapc_answer ans = { 0 };
+	coap_opt_iterator_t it;
+	coap_opt_t *o;
+	size_t off, total, n = 0;
+
+	if (!p)
+		return COAP_RESPONSE_FAIL;      /* not ours (anymore): libcoap sends a Reset */
+	ans.code = coap_pdu_get_code(recv);
+	coap_option_iterator_init(recv, &it, COAP_OPT_ALL);
+	while ((o = coap_option_next(&it))) {
+		if (it.number != COAP_OPTION_LOCATION_PATH)
+			continue;
+		n += (size_t)snprintf(ans.location + n, sizeof(ans.location) - n, "%s%.*s",
+				      n ? "/" : "", (int)coap_opt_length(o),
+				      (const char *)coap_opt_value(o));
+		if (n >= sizeof(ans.location))
+			n = sizeof(ans.location) - 1;
+	}
+	coap_get_data_large(recv, &ans.len, &ans.payload, &off, &total);
+	finish(p, &ans);
+	return COAP_RESPONSE_OK;
+}
+
+static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_reason_t reason,
+		    const coap_mid_t mid)
+{
+	struct coapc *c = the_coapc;
+	struct coapc_answer ans = { 0 };
+	struct pending *p;
+
+	if (!sent)
+		return;
+	p = find_pending(c, coap_pdu_get_token(sent));
+	if (!p)
+		return;
+	switch (reason) {
+	case COAP_NACK_TOO_MANY_RETRIES:
+		ans.code = -ETIMEDOUT;
+		break;
+	case COAP_NACK_RST:
+		ans.code = -ECONNRESET;
+		break;
+	case COAP_NACK_ICMP_ISSUE:
+		ans.code = -ECONNREFUSED;
+		break;
+	default:
+		ans.code = -EIO;
+		break;
+	}
+	finish(p, &ans);
+}
+
+/* Adds one option per sep-separated part of s (empty parts skipped). */
+static int split_into(coap_optlist_t **opts, uint16_t num, const char *s, char sep)
+{
+	while (*s) {
+		size_t n = strcspn(s, (char[]){ sep, 0 });
+		coap_optlist_t *o;
+
+		if (n) {
+			o = coap_new_optlist(num, n, (const uint8_t *)s);
+			if (!o || !coap_insert_optlist(opts, o))
+				return -1;
+		}
+		s += n;
+		if (*s)
+			s++;
+	}
+	return 0;
+}
+
+int coapc_request(struct coapc *c, int method, const char *path, const char *query, int fmt,
+		  const void *payload, size_t len, coapc_cb cb, void *arg)
+{
+	uint8_t tok[8];
+	size_t toklen;
+	coap_optlist_t *opts = NULL;
+	struct pending *p = NULL;
+	coap_pdu_t *pdu;
+	unsigned char b[4];
+	int i;
+
+	for (i = 0; i < MAX_PENDING && !p; i++)
+		if (!c->pending[i].cb)
+			p = &c->pending[i];
+	if (!p)
+		return -EBUSY;
+	pdu = coap_pdu_init(COAP_MESSAGE_CON, (coap_pdu_code_t)method,
+			    coap_new_message_id(c->session), coap_session_max_pdu_size(c->session));
+	if (!pdu)
+		return -ENOMEM;
+	coap_session_new_token(c->session, &toklen, tok);
+	coap_add_token(pdu, toklen, tok);
+	if (split_into(&opts, COAP_OPTION_URI_PATH, path, '/'))
+		goto fail;
+	if (fmt >= 0)
+		coap_insert_optlist(&opts, coap_new_optlist(COAP_OPTION_CONTENT_FORMAT,
+				    coap_encode_var_safe(b, sizeof(b), (unsigned)fmt), b));
+	if (query && split_into(&opts, COAP_OPTION_URI_QUERY, query, '&'))
+		goto fail;
+	if (opts && !coap_add_optlist_pdu(pdu, &opts))
+		goto fail;
+	coap_delete_optlist(opts);
+	opts = NULL;
+	if (len && !coap_add_data_large_request(c->session, pdu, len, payload, NULL, NULL))
+		goto fail_sent;
+	p->token = coap_new_binary(toklen);
+	if (!p->token)
+		goto fail;
+	memcpy(p->token->s, tok, toklen);
+	p->cb = cb;
+	p->arg = arg;
+	snprintf(p->path, sizeof(p->path), "%s", path);
+	if (coap_send(c->session, pdu) == COAP_INVALID_MID) {
+		/* coap_send() released the pdu; the request is gone */
+		p->cb = NULL;
+		coap_delete_binary(p->token);
+		p->token = NULL;
+		arm(c);
+		return -EIO;
+	}
+	arm(c);
+	return 0;
+fail:
+	coap_delete_optlist(opts);
+	coap_delete_pdu(pdu);
+	return -EINVAL;
+fail_sent:
+	/* coap_add_data_large_request() released the pdu on failure */
+	return -ENOMEM;
+}
+
+void coapc_cancel_all(struct coapc *c)
+{
+	int i;
+
+	for (i = 0; i < MAX_PENDING; i++) {
+		if (c->pending[i].cb) {
+			c->pending[i].cb = NULL;
+			coap_delete_binary(c->pending[i].token);
+			c->pending[i].token = NULL;
+		}
+	}
+}
+
+/* ---- setup ------------------------------------------------------------ */
+
+static int resolve(const struct cfg_server *srv, coap_address_t *dst)
+{
+	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM };
+	struct addrinfo *res;
+	char port[8];
+	int rc;
+
+	snprintf(port, sizeof(port), "%u", srv->port);
+	rc = getaddrinfo(srv->host, port, &hints, &res);
+	if (rc) {
+		log_err("server %s: cannot resolve %s: %s", srv->uri, srv->host, gai_strerror(rc));
+		return -EHOSTUNREACH;
+	}
+	coap_address_init(dst);
+	dst->size = res->ai_addrlen;
+	memcpy(&dst->addr, res->ai_addr, res->ai_addrlen);
+	freeaddrinfo(res);
+	return 0;
+}
+
+struct coapc *coapc_new(struct agent *ag)
+{
+	struct coapc *c = calloc(1, sizeof(*c));
+	coap_address_t dst;
+
+	if (!c)
+		return NULL;
+	c->ag = ag;
+	the_coapc = c;
+	coap_startup();
+	coap_set_log_handler(coap_log_cb);
+	coap_set_log_level(log_level() >= LOG_DEBUG ? LOG_INFO : LOG_WARNING);
+	if (ag->cfg->server.secure) {
+		log_err("server %s: coaps:// is not supported yet; use coap://", ag->cfg->server.uri);
+		goto fail;
+	}
+	if (resolve(&ag->cfg->server, &dst))
+		goto fail;
+	c->ctx = coap_new_context(NULL);
+	if (!c->ctx)
+		goto fail;
+	coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+	coap_register_response_handler(c->ctx, on_response);
+	coap_register_nack_handler(c->ctx, on_nack);
+	c->session = coap_new_client_session(c->ctx, NULL, &dst, COAP_PROTO_UDP);
+	if (!c->session) {
+		log_err("server %s: cannot open a UDP session", ag->cfg->server.uri);
+		goto fail;
+	}
+	c->unknown = coap_resource_unknown_init2(on_request, 0);
+	add_handlers(c->unknown);
+	coap_add_resource(c->ctx, c->unknown);
+	c->lf.fd = coap_context_get_coap_fd(c->ctx);
+	c->lf.events = EPOLLIN;
+	c->lf.cb = on_fd;
+	c->timer.cb = on_timer;
+	if (c->lf.fd < 0 || loop_add_fd(ag->loop, &c->lf) < 0) {
+		log_err("libcoap was built without epoll support");
+		goto fail;
+	}
+	coapc_sync_resources(c);
+	return c;
+fail:
+	coapc_free(c);
+	return NULL;
+}
+
+void coapc_free(struct coapc *c)
+{
+	if (!c)
+		return;
+	loop_timer_cancel(c->ag->loop, &c->timer);
+	if (c->lf.fd > 0)
+		loop_del_fd(c->ag->loop, &c->lf);
+	for (int i = 0; i < MAX_PENDING; i++)
+		coap_delete_binary(c->pending[i].token);
+	free(c->res);
+	if (c->session)
+		coap_session_release(c->session);
+	if (c->ctx)
+		coap_free_context(c->ctx);
+	coap_cleanup();
+	the_coapc = NULL;
+	free(c);
+}

@@ -1,0 +1,42 @@
+/* coap.h - the daemon's CoAP side, over libcoap: one client session to the
+ * configured server, requests from that server handed to the data model, and
+ * requests of our own (registration) with a callback for the answer. */
+#ifndef LWM_COAP_H
+#define LWM_COAP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct agent;
+struct coapc;
+
+/* What a request of ours got back.  code is a CoAP code (e.g. 201), or a
+ * negative errno: -ETIMEDOUT (no answer after retransmissions), -ECONNRESET
+ * (Reset), -ECONNREFUSED (ICMP port unreachable), -EIO (other failure). */
+struct coapc_answer {
+	int code;
+	char location[128];     /* Location-Path options joined with '/' */
+	const uint8_t *payload;
+	size_t len;
+};
+
+typedef void (*coapc_cb)(void *arg, const struct coapc_answer *ans);
+
+/* Creates the context and the session to ag->cfg's server; 0 or -errno with
+ * the cause logged.  Requests from the server go to ag->dm. */
+struct coapc *coapc_new(struct agent *ag);
+void coapc_free(struct coapc *c);
+/* Sends a confirmable request; path is "rd" or "rd/5a3f", query without '?'
+ * ("ep=x&lt=60"), fmt a Content-Format or -1.  cb is called exactly once,
+ * unless coapc_cancel_all() runs first.  Returns 0 or -errno. */
+int coapc_request(struct coapc *c, int method, const char *path, const char *query, int fmt,
+		  const void *payload, size_t len, coapc_cb cb, void *arg);
+/* Forgets every pending request of ours (their callbacks are not called). */
+void coapc_cancel_all(struct coapc *c);
+/* Syncs libcoap's resources with the data model's object instances (DELETE
+ * needs a resource per instance).  Call after instances changed. */
+void coapc_sync_resources(struct coapc *c);
+/* Runs fn after the response being built has been sent. */
+int coapc_after_response(struct coapc *c, void (*fn)(struct agent *ag, void *arg), void *arg);
+
+#endif

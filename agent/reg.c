@@ -1,0 +1,437 @@
+/* reg.c - the registration state machine.
+ *
+ * Register (POST /rd?ep=..&lt=..&lwm2m=..&b=..) with the object link list,
+ * Update (POST to the location) well before the lifetime runs out and when
+ * the link list or the parameters change, De-register (DELETE) on shutdown
+ * and on Disable.  A failed Update (4.04, timeout, Reset) leads to a fresh
+ * Register.  Failed Registers follow the Server object's Communication Retry
+ * resources: retry_count tries with retry_timer * 2^n backoff, then a pause
+ * of sequence_delay, sequence_retry_count times; then it keeps trying once
+ * per sequence_delay rather than giving up, since a gateway nobody can visit
+ * must come back by itself when the server does. */
+#include "reg.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "buf.h"
+#include "cfg.h"
+#include "coap.h"
+#include "codec.h"
+#include "dm.h"
+#include "log.h"
+#include "loop.h"
+
+struct reg {
+	struct agent *ag;
+	enum reg_state state;
+	char location[128];
+	struct loop_timer timer;        /* next Update, retry, or end of Disable */
+	struct loop_timer change;       /* coalesces links/params changes */
+	struct loop_timer stop_timer;
+	uint32_t sent_lifetime;
+	char sent_binding[4];
+	bool links_dirty, params_dirty, update_pending;
+	unsigned attempt, sequence;     /* Communication Retry bookkeeping */
+	void (*stop_done)(struct agent *ag);
+	uint64_t registered_at;
+};
+
+static void send_register(struct reg *r);
+static void send_update(struct reg *r);
+
+const char *reg_reg_state_name(enum reg_state s)
+{
+	static const char *const n[] = { "idle", "registering", "registered", "updating",
+					 "de-registering", "waiting to retry", "disabled" };
+
+	return n[s];
+}
+
+enum reg_state reg_state(const struct reg *r)
+{
+	return r->state;
+}
+
+const char *reg_location(const struct reg *r)
+{
+	return r->location;
+}
+
+/* The link list of every object and instance but Security (LwM2M 1.1
+ * 6.2.1: Security and OSCORE are never in it). */
+static int build_links(struct reg *r, struct buf *b)
+{
+	struct link_attr a[2];
+	struct dm_inst *i;
+	struct dm_obj *o;
+	char uri[16];
+	int rc = 0;
+
+	a[0] = (struct link_attr){ "rt", "\"oma.lwm2m\"" };
+	a[1] = (struct link_attr){ "ct", "\"0 42 110 112 11542\"" };
+	rc |= codec_link_add(b, "/", a, 2);
+	for (o = dm_first(r->ag->dm); o; o = o->next) {
+		if (o->oid == 0)
+			continue;
+		a[0] = (struct link_attr){ "ver", o->version };
+		snprintf(uri, sizeof(uri), "/%u", o->oid);
+		if (o->version && strcmp(o->version, "1.0"))
+			rc |= codec_link_add(b, uri, a, 1);
+		else if (!o->insts)
+			rc |= codec_link_add(b, uri, NULL, 0);
+		for (i = o->insts; i; i = i->next) {
+			snprintf(uri, sizeof(uri), "/%u/%u", o->oid, i->id);
+			rc |= codec_link_add(b, uri, NULL, 0);
+		}
+	}
+	return rc ? -ENOMEM : 0;
+}
+
+/* ---- timing ----------------------------------------------------------- */
+
+/* When to send the next Update: halfway for short lifetimes, otherwise
+ * early enough that a full CoAP retransmission series (about 93 s) still
+ * ends before the lifetime does. */
+static uint64_t update_delay_ms(uint32_t lifetime)
+{
+	uint32_t s = lifetime <= 186 ? lifetime / 2 : lifetime - 93;
+
+	return (uint64_t)(s ? s : 1) * 1000;
+}
+
+static void schedule_retry(struct reg *r, const char *why)
+{
+	const struct cfg_server *srv = &r->ag->cfg->server;
+	uint64_t delay;
+
+	r->state = REG_WAIT_RETRY;
+	r->attempt++;
+	if (r->attempt < srv->retry_count) {
+		/* exponential backoff within a sequence: timer * 2^(n-1) */
+		unsigned shift = r->attempt - 1 > 16 ? 16 : r->attempt - 1;
+
+		delay = (uint64_t)srv->retry_timer * 1000 << shift;
+	} else {
+		r->attempt = 0;
+		r->sequence++;
+		delay = (uint64_t)srv->sequence_delay * 1000;
+		if (r->sequence == srv->sequence_retry_count)
+			log_warn("server %s: %u registration sequences failed; trying again every"
+				 " %u s", srv->uri, r->sequence, srv->sequence_delay);
+	}
+	log_warn("server %s: registration failed: %s; next try in %llu s", srv->uri, why,
+		 (unsigned long long)(delay / 1000));
+	loop_timer_set(r->ag->loop, &r->timer, delay);
+}
+
+static void on_timer(struct loop_timer *t)
+{
+	struct reg *r = container_of(t, struct reg, timer);
+
+	switch (r->state) {
+	case REG_REGISTERED:
+		send_update(r);
+		break;
+	case REG_WAIT_RETRY:
+	case REG_DISABLED:
+	case REG_IDLE:
+		send_register(r);
+		break;
+	default:
+		break;
+	}
+}
+
+static void on_change(struct loop_timer *t)
+{
+	struct reg *r = container_of(t, struct reg, change);
+
+	if (r->state == REG_REGISTERED)
+		send_update(r);
+	else if (r->state == REG_UPDATING || r->state == REG_REGISTERING)
+		r->update_pending = true;
+	/* otherwise the next Register carries everything anyway */
+}
+
+static const char *why(int code, char *buf, size_t size)
+{
+	if (code < 0)
+		snprintf(buf, size, "%s", code == -ETIMEDOUT ? "no answer" :
+			 code == -ECONNRESET ? "Reset by the server" :
+			 code == -ECONNREFUSED ? "port unreachable" : strerror(-code));
+	else
+		snprintf(buf, size, "server answered %d.%02d", code >> 5, code & 31);
+	return buf;
+}
+
+/* ---- Register --------------------------------------------------------- */
+
+static void registered(void *arg, const struct coapc_answer *ans)
+{
+	struct reg *r = arg;
+	const struct cfg_server *srv = &r->ag->cfg->server;
+	char w[64];
+
+	if (r->state != REG_REGISTERING)
+		return;
+	if (ans->code != COAP_RESPONSE_CODE(201)) {
+		schedule_retry(r, why(ans->code, w, sizeof(w)));
+		return;
+	}
+	if (!ans->location[0]) {
+		schedule_retry(r, "the server sent no Location-Path");
+		return;
+	}
+	snprintf(r->location, sizeof(r->location), "%s", ans->location);
+	r->state = REG_REGISTERED;
+	r->attempt = r->sequence = 0;
+	r->registered_at = loop_now();
+	log_info("registered with %s as %s (location /%s, lifetime %u s)", srv->uri, srv->endpoint,
+		 r->location, r->sent_lifetime);
+	loop_timer_set(r->ag->loop, &r->timer, update_delay_ms(r->sent_lifetime));
+	if (r->update_pending) {
+		r->update_pending = false;
+		loop_timer_set(r->ag->loop, &r->change, 0);
+	}
+}
+
+static void send_register(struct reg *r)
+{
+	const struct cfg_server *srv = &r->ag->cfg->server;
+	char query[256];
+	struct buf links;
+	int rc;
+
+	buf_init(&links);
+	loop_timer_cancel(r->ag->loop, &r->timer);
+	r->sent_lifetime = server_obj_lifetime(r->ag);
+	snprintf(r->sent_binding, sizeof(r->sent_binding), "%s", server_obj_binding(r->ag));
+	snprintf(query, sizeof(query), "ep=%s&lt=%u&lwm2m=%s&b=%s", srv->endpoint,
+		 r->sent_lifetime, srv->lwm2m_version, r->sent_binding);
+	if (build_links(r, &links)) {
+		buf_fini(&links);
+		schedule_retry(r, "out of memory");
+		return;
+	}
+	r->links_dirty = r->params_dirty = r->update_pending = false;
+	r->location[0] = 0;
+	r->state = REG_REGISTERING;
+	log_debug("register: %s %s", query, buf_str(&links));
+	rc = coapc_request(r->ag->coap, COAP_REQUEST_CODE_POST, "rd", query, LWM_FMT_LINK,
+			   links.p, links.len, registered, r);
+	buf_fini(&links);
+	if (rc) {
+		char w[64];
+
+		schedule_retry(r, why(rc, w, sizeof(w)));
+	}
+}
+
+/* ---- Update ----------------------------------------------------------- */
+
+static void updated(void *arg, const struct coapc_answer *ans)
+{
+	struct reg *r = arg;
+	char w[64];
+
+	if (r->state != REG_UPDATING)
+		return;
+	if (ans->code == COAP_RESPONSE_CODE(204)) {
+		r->state = REG_REGISTERED;
+		log_info("registration updated (location /%s, lifetime %u s)", r->location,
+			 r->sent_lifetime);
+		loop_timer_set(r->ag->loop, &r->timer, update_delay_ms(r->sent_lifetime));
+		if (r->update_pending) {
+			r->update_pending = false;
+			loop_timer_set(r->ag->loop, &r->change, 0);
+		}
+		return;
+	}
+	/* 4.04 means the server forgot us; a timeout may mean the same: either
+	 * way only a fresh Register is sure to put us back (LwM2M 1.1 6.2.2) */
+	log_warn("server %s: update failed: %s; registering again", r->ag->cfg->server.uri,
+		 why(ans->code, w, sizeof(w)));
+	send_register(r);
+}
+
+static void send_update(struct reg *r)
+{
+	char query[64] = "", path[160];
+	struct buf links;
+	uint32_t lt = server_obj_lifetime(r->ag);
+	const char *b = server_obj_binding(r->ag);
+	size_t n = 0;
+	int rc;
+
+	buf_init(&links);
+	loop_timer_cancel(r->ag->loop, &r->timer);
+	if (lt != r->sent_lifetime)
+		n += (size_t)snprintf(query + n, sizeof(query) - n, "lt=%u", lt);
+	if (strcmp(b, r->sent_binding))
+		snprintf(query + n, sizeof(query) - n, "%sb=%s", n ? "&" : "", b);
+	r->sent_lifetime = lt;
+	snprintf(r->sent_binding, sizeof(r->sent_binding), "%s", b);
+	if (r->links_dirty && build_links(r, &links)) {
+		buf_fini(&links);
+		send_register(r);
+		return;
+	}
+	r->links_dirty = r->params_dirty = false;
+	r->state = REG_UPDATING;
+	snprintf(path, sizeof(path), "%s", r->location);
+	rc = coapc_request(r->ag->coap, COAP_REQUEST_CODE_POST, path, query,
+			   links.len ? LWM_FMT_LINK : -1, links.p, links.len, updated, r);
+	buf_fini(&links);
+	if (rc) {
+		char w[64];
+
+		log_warn("update: %s", why(rc, w, sizeof(w)));
+		send_register(r);
+	}
+}
+
+void reg_update_now(struct reg *r)
+{
+	if (r->state == REG_REGISTERED)
+		send_update(r);
+	else if (r->state == REG_UPDATING || r->state == REG_REGISTERING)
+		r->update_pending = true;
+}
+
+void reg_links_changed(struct reg *r)
+{
+	r->links_dirty = true;
+	loop_timer_set(r->ag->loop, &r->change, 0);
+}
+
+void reg_params_changed(struct reg *r)
+{
+	r->params_dirty = true;
+	loop_timer_set(r->ag->loop, &r->change, 0);
+}
+
+/* ---- De-register ------------------------------------------------------ */
+
+static void stop_finish(struct reg *r)
+{
+	void (*done)(struct agent *ag) = r->stop_done;
+
+	loop_timer_cancel(r->ag->loop, &r->stop_timer);
+	r->stop_done = NULL;
+	if (done)
+		done(r->ag);
+}
+
+static void deregistered(void *arg, const struct coapc_answer *ans)
+{
+	struct reg *r = arg;
+	char w[64];
+
+	if (ans->code == COAP_RESPONSE_CODE(202))
+		log_info("de-registered from %s", r->ag->cfg->server.uri);
+	else
+		log_warn("de-register: %s", why(ans->code, w, sizeof(w)));
+	r->location[0] = 0;
+	if (r->state == REG_DEREGISTERING)
+		r->state = REG_IDLE;
+	stop_finish(r);
+}
+
+static void on_stop_timeout(struct loop_timer *t)
+{
+	struct reg *r = container_of(t, struct reg, stop_timer);
+
+	log_warn("de-register: no answer from %s; stopping anyway", r->ag->cfg->server.uri);
+	coapc_cancel_all(r->ag->coap);
+	r->state = REG_IDLE;
+	stop_finish(r);
+}
+
+static void deregister(struct reg *r)
+{
+	char path[160];
+
+	loop_timer_cancel(r->ag->loop, &r->timer);
+	loop_timer_cancel(r->ag->loop, &r->change);
+	coapc_cancel_all(r->ag->coap);
+	if (!r->location[0]) {
+		r->state = REG_IDLE;
+		stop_finish(r);
+		return;
+	}
+	r->state = REG_DEREGISTERING;
+	snprintf(path, sizeof(path), "%s", r->location);
+	if (coapc_request(r->ag->coap, COAP_REQUEST_CODE_DELETE, path, NULL, -1, NULL, 0,
+			  deregistered, r)) {
+		r->state = REG_IDLE;
+		stop_finish(r);
+	}
+}
+
+void reg_stop(struct reg *r, uint32_t timeout_ms, void (*done)(struct agent *ag))
+{
+	r->stop_done = done;
+	loop_timer_set(r->ag->loop, &r->stop_timer, timeout_ms);
+	if (r->state == REG_REGISTERED || r->state == REG_UPDATING) {
+		deregister(r);
+		return;
+	}
+	/* registering, retrying or disabled: nothing to take back */
+	loop_timer_cancel(r->ag->loop, &r->timer);
+	loop_timer_cancel(r->ag->loop, &r->change);
+	coapc_cancel_all(r->ag->coap);
+	r->state = REG_IDLE;
+	stop_finish(r);
+}
+
+static void disabled_done(struct agent *ag)
+{
+	struct reg *r = ag->reg;
+
+	r->state = REG_DISABLED;
+}
+
+void reg_disable(struct reg *r, uint32_t seconds)
+{
+	log_info("server disabled for %u s", seconds);
+	r->stop_done = disabled_done;
+	loop_timer_set(r->ag->loop, &r->stop_timer, 10000);
+	deregister(r);
+	r->state = r->state == REG_IDLE ? REG_DISABLED : r->state;
+	loop_timer_set(r->ag->loop, &r->timer, (uint64_t)seconds * 1000);
+}
+
+/* ---- life ------------------------------------------------------------- */
+
+void reg_start(struct reg *r)
+{
+	r->attempt = r->sequence = 0;
+	send_register(r);
+}
+
+struct reg *reg_new(struct agent *ag)
+{
+	struct reg *r = calloc(1, sizeof(*r));
+
+	if (!r)
+		return NULL;
+	r->ag = ag;
+	r->timer.cb = on_timer;
+	r->change.cb = on_change;
+	r->stop_timer.cb = on_stop_timeout;
+	return r;
+}
+
+void reg_free(struct reg *r)
+{
+	if (!r)
+		return;
+	loop_timer_cancel(r->ag->loop, &r->timer);
+	loop_timer_cancel(r->ag->loop, &r->change);
+	loop_timer_cancel(r->ag->loop, &r->stop_timer);
+	free(r);
+}
