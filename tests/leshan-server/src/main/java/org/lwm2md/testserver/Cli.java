@@ -1,0 +1,140 @@
+package org.lwm2md.testserver;
+
+import java.io.File;
+import java.io.PrintStream;
+
+/**
+ * Command line options. Names and defaults follow the Leshan demo server (leshan-demo-server 2.0.0-M18) for the
+ * subset this test server supports.
+ */
+final class Cli {
+
+    String coapHost;          // -lh: null = any local address
+    int coapPort = 5683;      // -lp
+    String coapsHost;         // -slh
+    Integer coapsPort;        // -slp: CoAP over DTLS only started when -slh or -slp is given
+    String webHost;           // -wh: null = any local address
+    int webPort = 8080;       // -wp
+    File modelsFolder;        // -m
+    int verbosity;            // -v, -vv, -vvv
+
+    static final class UsageException extends Exception {
+        private static final long serialVersionUID = 1L;
+
+        UsageException(String msg) {
+            super(msg);
+        }
+    }
+
+    static final class HelpRequested extends Exception {
+        private static final long serialVersionUID = 1L;
+    }
+
+    boolean coapsEnabled() {
+        return coapsHost != null || coapsPort != null;
+    }
+
+    static Cli parse(String[] args) throws UsageException, HelpRequested {
+        Cli cli = new Cli();
+        for (int i = 0; i < args.length; i++) {
+            String arg = args[i];
+            String name = arg;
+            String value = null;
+            if (arg.startsWith("--") && arg.contains("=")) {
+                name = arg.substring(0, arg.indexOf('='));
+                value = arg.substring(arg.indexOf('=') + 1);
+            }
+            switch (name) {
+            case "-h":
+            case "--help":
+                throw new HelpRequested();
+            case "-v":
+            case "-vv":
+            case "-vvv":
+                cli.verbosity += name.length() - 1;
+                continue;
+            case "--verbose":
+                cli.verbosity++;
+                continue;
+            case "-no":
+            case "--disable-oscore":
+                // accepted for compatibility with the demo server: this server has no OSCORE support anyway
+                continue;
+            default:
+                break;
+            }
+            if (value == null) {
+                if (i + 1 >= args.length) {
+                    throw new UsageException("Missing required parameter for option '" + name + "'");
+                }
+                value = args[++i];
+            }
+            switch (name) {
+            case "-lh":
+            case "--coap-host":
+                cli.coapHost = value;
+                break;
+            case "-lp":
+            case "--coap-port":
+                cli.coapPort = port(name, value);
+                break;
+            case "-slh":
+            case "--coaps-host":
+                cli.coapsHost = value;
+                break;
+            case "-slp":
+            case "--coaps-port":
+                cli.coapsPort = port(name, value);
+                break;
+            case "-wh":
+            case "--web-host":
+                cli.webHost = value;
+                break;
+            case "-wp":
+            case "--web-port":
+                cli.webPort = port(name, value);
+                break;
+            case "-m":
+            case "--models-folder":
+                cli.modelsFolder = new File(value);
+                break;
+            default:
+                throw new UsageException("Unknown option: '" + name + "'");
+            }
+        }
+        return cli;
+    }
+
+    private static int port(String option, String value) throws UsageException {
+        try {
+            int p = Integer.parseInt(value);
+            if (p < 0 || p > 65535) {
+                throw new NumberFormatException();
+            }
+            return p;
+        } catch (NumberFormatException e) {
+            throw new UsageException("Invalid value '" + value + "' for option '" + option
+                    + "': port must be a number between 0 and 65535");
+        }
+    }
+
+    static void usage(PrintStream out) {
+        out.println("Usage: java -jar lwm2md-test-server.jar [options]");
+        out.println();
+        out.println("LwM2M test server built on Eclipse Leshan's server libraries, with a REST API");
+        out.println("mirroring the Leshan demo server (see tests/leshan-server/README.md).");
+        out.println();
+        out.println("  -h,   --help                 Show this help and exit.");
+        out.println("  -v,   --verbose              More logs (-vv, -vvv: even more).");
+        out.println("  -lh,  --coap-host HOST       Local CoAP address. Default: any local address.");
+        out.println("  -lp,  --coap-port PORT       Local CoAP (UDP) port. Default: 5683. 0 = pick a free port.");
+        out.println("  -slh, --coaps-host HOST      Local CoAP over DTLS address (enables CoAPS).");
+        out.println("  -slp, --coaps-port PORT      Local CoAP over DTLS port (enables CoAPS, PSK only).");
+        out.println("                               CoAPS is off unless -slh or -slp is given.");
+        out.println("  -wh,  --web-host HOST        HTTP address. Default: any local address.");
+        out.println("  -wp,  --web-port PORT        HTTP port. Default: 8080. 0 = pick a free port.");
+        out.println("  -m,   --models-folder DIR    Extra object models (OMA DDF XML), in addition to");
+        out.println("                               Leshan's built-in default models.");
+        out.println("  -no,  --disable-oscore       Accepted for compatibility; ignored (no OSCORE here).");
+    }
+}
