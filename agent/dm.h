@@ -87,6 +87,8 @@ void dm_recs_init(struct dm_recs *l);
 void dm_recs_fini(struct dm_recs *l);
 /* Appends a copy of v (and of its bytes) at path; 0 or LWM_EINTERNAL. */
 int dm_recs_add(struct dm_recs *l, const struct dm_path *path, const struct dm_value *v);
+/* (It also stores a NUL after every byte value it copies, so a string held by
+ * a list can be used as a C string when it contains no NUL itself.) */
 
 /* Path helpers. */
 struct dm_path dm_path_make(int len, ...);      /* dm_path_make(2, 3, 0) is /3/0 */
@@ -113,6 +115,16 @@ struct dm_value dm_objlnk(uint16_t oid, uint16_t iid);
 int dm_value_coerce(const struct dm_value *in, enum dm_type want, struct dm_value *out,
 		    struct errbuf *err);
 const char *dm_type_name(enum dm_type t);
+
+struct buf;
+/* Like dm_value_coerce(), for the one conversion that makes new bytes (base64
+ * text/plain into Opaque): they are written into store (reset first) and out
+ * points into it until store is next changed.  With store NULL that case
+ * fails with LWM_EINTERNAL; every other case behaves as dm_value_coerce(). */
+int dm_value_coerce_buf(const struct dm_value *in, enum dm_type want, struct dm_value *out,
+			struct buf *store, struct errbuf *err);
+/* Bytes dm_path_str() needs for any path, "/65535/65535/65535/65535" and NUL. */
+#define DM_PATH_STR_MAX 25
 
 /* ---- objects ---------------------------------------------------------- */
 
