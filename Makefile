@@ -31,7 +31,11 @@ LIB_OBJ   := $(LIB_SRC:%.c=$(B)/obj/%.o)
 UNIT_SRC  := $(shell find tests/unit -name '*.c' -not -path '*/fixtures/*' 2>/dev/null)
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/unit/%)
 
-.PHONY: all asan unit unit-asan check demo bench install clean deps integration integration-asan gen
+LESHAN_JAR := tests/leshan-server/target/lwm2md-test-server.jar
+PYTEST    ?= python3 -m pytest
+
+.PHONY: all asan unit unit-asan check demo bench install clean deps integration integration-asan \
+	gen gen-check leshan
 all: $(B)/lwm2md
 
 $(B)/obj/%.o: %.c $(wildcard agent/*.h objects/*.h drivers/*.h) | $(B)/obj
@@ -62,3 +66,49 @@ unit-asan:
 
 clean:
 	rm -rf build
+
+# ---- set-up, tests, demo -------------------------------------------------
+
+deps:
+	sh tests/setup-deps.sh
+
+gen:
+	python3 objects/gen_tables.py
+
+gen-check:
+	python3 objects/gen_tables.py --check
+
+leshan: $(LESHAN_JAR)
+
+$(LESHAN_JAR): tests/leshan-server/pom.xml $(shell find tests/leshan-server/src -type f 2>/dev/null)
+	mvn -q -B -f tests/leshan-server/pom.xml package -DskipTests
+
+integration: all $(LESHAN_JAR)
+	LWM2MD_BIN=$(CURDIR)/build/lwm2md $(PYTEST) -q tests/integration
+
+integration-asan: $(LESHAN_JAR)
+	$(MAKE) SAN=1 all
+	LWM2MD_BIN=$(CURDIR)/build/asan/lwm2md $(PYTEST) -q tests/integration
+
+# Everything CI runs, from a fresh Debian machine: set-up, both builds, unit
+# tests and integration tests against the real server, normal and sanitized.
+check: deps
+	$(MAKE) gen-check
+	$(MAKE) all
+	$(MAKE) unit
+	$(MAKE) SAN=1 unit
+	$(MAKE) integration
+	$(MAKE) integration-asan
+
+demo: deps
+	$(MAKE) all $(LESHAN_JAR)
+	sh tests/demo.sh
+
+# ---- install -------------------------------------------------------------
+
+install: $(B)/lwm2md
+	install -D -m 0755 $(B)/lwm2md $(DESTDIR)$(PREFIX)/bin/lwm2md
+	install -D -m 0640 etc/lwm2md.ini $(DESTDIR)$(SYSCONFDIR)/lwm2md/lwm2md.ini
+	install -D -m 0644 packaging/lwm2md.service $(DESTDIR)$(PREFIX)/lib/systemd/system/lwm2md.service
+	install -D -m 0644 packaging/sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/lwm2md.conf
+	install -D -m 0644 packaging/tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/lwm2md.conf
