@@ -26,6 +26,7 @@ struct reader {
 	int errors;
 	FILE *errf;
 	struct cfg *c;
+	char bad_section[64];   /* last unknown section reported, to report it once */
 };
 
 static char *reader_gets(char *buf, int size, void *stream)
@@ -236,6 +237,17 @@ static int handler(void *user, const char *sec, const char *key, const char *val
 	struct reader *r = user;
 	struct cfg *c = r->c;
 
+	if (strcmp(sec, "server") && strcmp(sec, "device") && strcmp(sec, "hooks") &&
+	    strcmp(sec, "state") && strcmp(sec, "log")) {
+		/* reported once, at the header if inih tells us of it, else at
+		 * its first key */
+		if (strcmp(r->bad_section, sec)) {
+			snprintf(r->bad_section, sizeof(r->bad_section), "%s", sec);
+			r->errors++;
+			fprintf(r->errf, "%s:%d: [%s]: unknown section\n", r->path, r->line, sec);
+		}
+		return 1;
+	}
 	if (!key)       /* a section header alone */
 		return 1;
 	if (!strcmp(sec, "server"))
@@ -267,10 +279,6 @@ static int handler(void *user, const char *sec, const char *key, const char *val
 				c->log_level = l;
 			return 1;
 		}
-	} else {
-		r->errors++;
-		fprintf(r->errf, "%s:%d: [%s]: unknown section\n", r->path, r->line, sec);
-		return 1;
 	}
 	cfg_error(r, sec, key, val, "unknown key");
 	return 1;
