@@ -1,0 +1,33 @@
+/* objects.h - constructors of the LwM2M objects in objects/.
+ *
+ * Each x_obj_new() returns an object ready for dm_register(), with its
+ * instances built from the system, the config and the state folder, or NULL
+ * after logging why (out of memory).  The agent keeps ag (and ag->cfg) alive
+ * until x_obj_free(), which takes an unregistered object or NULL. */
+#ifndef LWM_OBJECTS_H
+#define LWM_OBJECTS_H
+
+struct agent;
+struct dm_obj;
+
+/* Security (0), filled from [server]; never visible to the server. */
+struct dm_obj *security_obj_new(struct agent *ag);
+void security_obj_free(struct dm_obj *obj);
+
+/* Server (1), a view over the live [server] settings. */
+struct dm_obj *server_obj_new(struct agent *ag);
+void server_obj_free(struct dm_obj *obj);
+
+/* Device (3), single instance 0. */
+struct dm_obj *device_obj_new(struct agent *ag);
+void device_obj_free(struct dm_obj *obj);
+/* Adds code (1..32, as in the Error Code resource 3/0/11) to the device's
+ * error list unless it is there already; clears it again.  Not persisted. */
+void device_set_error(struct dm_obj *obj, int code);
+void device_clear_error(struct dm_obj *obj, int code);
+
+/* Portfolio (16), instances created by the server, kept in the state folder. */
+struct dm_obj *portfolio_obj_new(struct agent *ag);
+void portfolio_obj_free(struct dm_obj *obj);
+
+#endif
