@@ -5,6 +5,7 @@
 #ifndef LWM_CODEC_H
 #define LWM_CODEC_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -38,6 +39,24 @@ int codec_encode(int fmt, const struct dm_path *base, const struct dm_recs *recs
 int codec_decode(int fmt, const struct dm_path *base, const uint8_t *p, size_t len,
 		 struct dm_recs *recs, struct errbuf *err);
 
+/* How records look on either side of a codec (details in each codec_*.c):
+ *  - Decoded TLV values are v.raw = DM_RAW_TLV, v.type = DM_T_OPAQUE with the
+ *    value field's bytes; text/plain is v.raw = DM_RAW_TEXT, v.type =
+ *    DM_T_STRING.  dm_value_coerce() gives them their type.
+ *  - A record with v.type DM_T_NONE (and v.raw DM_RAW_NONE) has no value.
+ *    Decoded from SenML it is a path without a value (Read-Composite); decoded
+ *    from TLV it is an empty Multiple Resource TLV: the record sits at the
+ *    resource path (len 3) and means "this multiple resource has no
+ *    instances", so a replacing Write empties it.  Encoders accept the same
+ *    marker at len 3 (TLV: an empty Multiple Resource) and at len 2 (TLV: an
+ *    empty Object Instance); SenML encoders skip value-less records.
+ *  - TLV sent to an object path (Create) may hold the new instance's
+ *    resources without an Object Instance TLV around them; their records
+ *    then have id[1] = DM_NONE: the client picks the instance id.
+ *  - Encoders expect records grouped the way dm_read() emits them (sorted
+ *    by path) and under base.  On failure, decoders leave recs as they found
+ *    them and codec_encode() leaves out as it found it. */
+
 /* Per-format entry points (codec_encode/codec_decode dispatch to these). */
 int codec_text_encode(const struct dm_path *base, const struct dm_recs *recs, struct buf *out, struct errbuf *err);
 int codec_text_decode(const struct dm_path *base, const uint8_t *p, size_t len, struct dm_recs *recs, struct errbuf *err);
@@ -49,6 +68,30 @@ int codec_senml_json_encode(const struct dm_path *base, const struct dm_recs *re
 int codec_senml_json_decode(const struct dm_path *base, const uint8_t *p, size_t len, struct dm_recs *recs, struct errbuf *err);
 int codec_senml_cbor_encode(const struct dm_path *base, const struct dm_recs *recs, struct buf *out, struct errbuf *err);
 int codec_senml_cbor_decode(const struct dm_path *base, const uint8_t *p, size_t len, struct dm_recs *recs, struct errbuf *err);
+
+/* Base64 (RFC 4648) for Opaque values: text/plain uses the standard alphabet
+ * with padding, SenML JSON "vd" base64url without padding (RFC 8428 4.3).
+ * encode appends to out: 0 or LWM_EINTERNAL.  decode reads either alphabet,
+ * with or without padding, and appends the bytes to out: 0, LWM_EBADREQ with a
+ * reason, or LWM_EINTERNAL. */
+int codec_base64_encode(struct buf *out, const uint8_t *p, size_t len, bool url);
+int codec_base64_decode(const char *s, size_t len, struct buf *out, struct errbuf *err);
+
+/* Shared by the codecs (codec.c); not for use outside them. */
+/* Fewest significant digits (1..17) with which "%.*g" reads back as f. */
+int codec_float_digits(double f);
+/* What every encoder checks first: records under base, typed, values at
+ * resource level or below.  0 or LWM_EINTERNAL (a dm bug). */
+int codec_check_recs(const struct dm_path *base, const struct dm_recs *recs, struct errbuf *err);
+/* SenML base name for recs read at base: the base path, with a '/' after it
+ * when records below base follow, so that bn + n is a record's path. */
+void codec_senml_bn(const struct dm_path *base, const struct dm_recs *recs, char *bn, size_t size);
+/* The name of p relative to base ("6/0"); "" when p is base. */
+void codec_senml_n(const struct dm_path *base, const struct dm_path *p, char *n, size_t size);
+/* Resolves a decoded record's bn + n into a path under base; a record with a
+ * value must name a resource or resource instance.  0 or LWM_EBADREQ. */
+int codec_senml_path(const struct dm_path *base, const char *bn, size_t bnlen, const char *n,
+		     size_t nlen, bool has_value, struct dm_path *out, struct errbuf *err);
 
 /* CoRE link format (RFC 6690), used for Register, Discover and CoreLnk values. */
 struct link_attr {
@@ -66,5 +109,9 @@ int codec_link_add(struct buf *out, const char *uri, const struct link_attr *att
  * into a scratch copy valid during the call).  0 or LWM_EBADREQ. */
 int codec_link_parse(const char *s, size_t len, int (*fn)(const struct link *l, void *arg),
 		     void *arg, struct errbuf *err);
+/* (codec_link_add() quotes a value that is not a plain token, and always those
+ * of rt, if, title and anchor; a value already in quotes is written as given.
+ * It fails with LWM_EINTERNAL for a bad uri or name, or without memory.  A
+ * non-zero return from codec_link_parse()'s fn stops it and is returned.) */
 
 #endif
