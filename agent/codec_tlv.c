@@ -243,10 +243,9 @@ static int dec_top(struct dec *d, const struct dm_path *base, const uint8_t *p, 
 			if (t.type == TLV_OI)
 				return misplaced(d, &t, "in a payload for a resource");
 			if (t.type == TLV_RI) {
+				/* a Resource TLV before it would have failed already */
 				below = path_add(base, t.id);
 				rc = add_value(d, &below, &t);
-				if (!rc && kinds != 1 << TLV_RI)
-					rc = misplaced(d, &t, "beside a Resource TLV");
 				break;
 			}
 			if (t.id != base->id[2])
