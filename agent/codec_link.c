@@ -63,8 +63,8 @@ int codec_link_add(struct buf *out, const char *uri, const struct link_attr *att
 		v = attr[i].value;
 		if (!*name)
 			return LWM_EINTERNAL;
-		for (v = name; *v; v++)
-			if (!parm_char(*v))
+		for (const char *c = name; *c; c++)
+			if (!parm_char(*c))
 				return LWM_EINTERNAL;
 		buf_printf(out, ";%s", name);
 		if (!v)
