@@ -7,6 +7,7 @@
  * checks every encoder makes and SenML's name handling. */
 #include "codec.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -154,8 +155,12 @@ int codec_float_digits(double f)
 
 	for (prec = 1; prec < 17; prec++) {
 		snprintf(s, sizeof(s), "%.*g", prec, f);
-		if (strtod(s, NULL) == f)
-			return prec;
+		if (strtod(s, NULL) != f)
+			continue;
+		/* 100 reads back from "1e+02" too, but people write "100" */
+		if (strchr(s, 'e') && fabs(f) >= 1 && fabs(f) < 1e17)
+			continue;
+		return prec;
 	}
 	return 17;
 }

@@ -78,7 +78,8 @@ int codec_base64_encode(struct buf *out, const uint8_t *p, size_t len, bool url)
 int codec_base64_decode(const char *s, size_t len, struct buf *out, struct errbuf *err);
 
 /* Shared by the codecs (codec.c); not for use outside them. */
-/* Fewest significant digits (1..17) with which "%.*g" reads back as f. */
+/* Fewest significant digits (1..17) with which "%.*g" reads back as f, and
+ * without an exponent when f has one to 17 integer digits. */
 int codec_float_digits(double f);
 /* What every encoder checks first: records under base, typed, values at
  * resource level or below.  0 or LWM_EINTERNAL (a dm bug). */
