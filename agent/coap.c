@@ -169,6 +169,11 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 		code = dm_handle(c->ag->dm, &req, &out, &err);
 
 	if (code < 0) {
+		if (!err.msg[0])
+			snprintf(err.msg, sizeof(err.msg), "%s", code == LWM_ENOTFOUND ? "not found" :
+				 code == LWM_EUNAVAIL ? "not available now" :
+				 code == LWM_ENOTACCEPT ? "cannot produce that Accept format" :
+				 code == LWM_EFORMAT ? "unsupported Content-Format" : "refused");
 		coap_pdu_set_code(resp, (coap_pdu_code_t)(-code));
 		if (code == LWM_EINTERNAL)
 			log_err("%s %s: %d.%02d %s", method_name(req.method), pathstr,
@@ -194,6 +199,10 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 	}
 	if (req.method == DM_M_DELETE)
 		coapc_sync_resources(c);
+	if (out.format == 0 && out.body.len)
+		/* libcoap leaves out a Content-Format of 0 (text/plain), which
+		 * servers then cannot decode: add it ourselves */
+		coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT, 0, buf);
 	if (out.format != LWM_FMT_NONE && out.body.len) {
 		/* libcoap adds Content-Format and splits into Block2 when needed */
 		coap_add_data_large_response(r, s, pdu, resp, query, (uint16_t)out.format, -1, 0,

@@ -345,7 +345,8 @@ static int dm_discover(struct dm *dm, const struct dm_path *path, struct buf *ou
 	if (path->len == 1) {
 		snprintf(uri, sizeof(uri), "/%u", obj->oid);
 		a.value = obj->version;
-		if ((rc = codec_link_add(out, uri, &a, obj->version ? 1 : 0)))
+		if ((rc = codec_link_add(out, uri, &a,
+					 obj->version && strcmp(obj->version, "1.0") ? 1 : 0)))
 			return rc;
 		for (inst = obj->insts; inst; inst = inst->next)
 			if ((rc = discover_inst(out, obj, inst)))
@@ -655,7 +656,8 @@ int dm_handle(struct dm *dm, const struct dm_req *req, struct dm_resp *resp, str
 			return errbuf_set(err, LWM_ENOTALLOWED, "%s is not writable", def->name);
 		if (p->len == 4 && !def->multiple)
 			return errbuf_set(err, LWM_ENOTFOUND, "%s has no instances", def->name);
-		return do_write(obj, inst, req, true, err);
+		/* a resource instance write replaces that instance only */
+		return do_write(obj, inst, req, p->len != 4, err);
 	case DM_M_POST:
 		if (p->len == 1)
 			return do_create(dm, obj, req, resp, err);

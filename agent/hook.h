@@ -12,4 +12,8 @@ struct agent;
 int hook_run(struct agent *ag, const char *name, const char *cmd,
 	     void (*done)(struct agent *ag, const char *name, int status));
 
+/* Frees what lwm2md keeps of hooks still running at exit (the commands
+ * themselves go on).  Call before loop_free(). */
+void hook_fini(struct agent *ag);
+
 #endif

@@ -22,6 +22,7 @@
 #include "coap.h"
 #include "dm.h"
 #include "dm_req.h"
+#include "hook.h"
 #include "log.h"
 #include "loop.h"
 #include "objects.h"
@@ -288,6 +289,7 @@ out:
 	reg_free(ag->reg);
 	coapc_free(ag->coap);
 	objects_fini(&d);
+	hook_fini(ag);
 	dm_free(ag->dm);
 	if (d.sig.fd > 0)
 		close(d.sig.fd);

@@ -182,6 +182,17 @@ static const struct dm_ops server_ops = {
 	.execute = server_execute,
 };
 
+/* LwM2M 1.1 servers know Server object 1.1, whose resources end at Mute
+ * Send (23); 24..27 came with object version 1.2 of LwM2M 1.2. */
+static size_t nres_1_1(void)
+{
+	size_t n = 0;
+
+	while (n < sizeof(oma_1_res) / sizeof(oma_1_res[0]) && oma_1_res[n].id <= OMA_1_MUTE_SEND)
+		n++;
+	return n;
+}
+
 struct dm_obj *server_obj_new(struct agent *ag)
 {
 	struct server_obj *so = calloc(1, sizeof(*so));
@@ -191,10 +202,10 @@ struct dm_obj *server_obj_new(struct agent *ag)
 	so->ag = ag;
 	so->obj = (struct dm_obj){
 		.oid = 1,
-		.version = OMA_1_VERSION,
+		.version = "1.1",
 		.multi_inst = OMA_1_MULTI,
 		.res = oma_1_res,
-		.nres = sizeof(oma_1_res) / sizeof(oma_1_res[0]),
+		.nres = nres_1_1(),
 		.ops = &server_ops,
 	};
 	so->inst.id = 0;
