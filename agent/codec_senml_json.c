@@ -84,58 +84,62 @@ static int put_value(json_t *o, const struct dm_rec *r, struct buf *tmp, int *pr
 	return 0;
 }
 
+/* Each record is dumped on its own, so that each float gets the precision it
+ * needs (jansson's precision is per dump); only '[', ',' and ']' are ours. */
 int codec_senml_json_encode(const struct dm_path *base, const struct dm_recs *recs,
 			    struct buf *out, struct errbuf *err)
 {
 	char bn[DM_PATH_STR_MAX + 1], n[DM_PATH_STR_MAX];
 	const struct dm_rec *r;
-	json_t *pack, *o;
+	json_t *o = NULL;
 	struct buf tmp;
-	int prec = 1, rc;
 	bool first = true;
+	int prec, rc;
 	size_t i;
 
 	rc = codec_check_recs(base, recs, err);
 	if (rc)
 		return rc;
 	buf_init(&tmp);
-	pack = json_array();
-	if (!pack)
-		goto oom;
 	codec_senml_bn(base, recs, bn, sizeof(bn));
+	buf_addc(out, '[');
 	for (i = 0; i < recs->n; i++) {
 		r = &recs->r[i];
 		if (r->v.type == DM_T_NONE)
 			continue;
-		o = json_object();
-		if (json_array_append_new(pack, o))
-			goto oom;
-		if (first && (rc = set(o, "bn", json_string(bn), r, "out of memory", err)))
-			goto fail;
-		first = false;
 		codec_senml_n(base, &r->path, n, sizeof(n));
-		if (*n && (rc = set(o, "n", json_string(n), r, "out of memory", err)))
-			goto fail;
 		if (!*n && bn[strlen(bn) - 1] == '/' && base->len) {
 			rc = errbuf_set(err, LWM_EINTERNAL, "%s has a value and values below it", bn);
 			goto fail;
 		}
+		o = json_object();
+		if (!o)
+			goto oom;
+		if (first && (rc = set(o, "bn", json_string(bn), r, "out of memory", err)))
+			goto fail;
+		if (*n && (rc = set(o, "n", json_string(n), r, "out of memory", err)))
+			goto fail;
+		prec = 1;
 		rc = put_value(o, r, &tmp, &prec, err);
 		if (rc)
 			goto fail;
 		if (r->time && (rc = set(o, "t", json_integer(r->time), r, "out of memory", err)))
 			goto fail;
+		if (!first)
+			buf_addc(out, ',');
+		first = false;
+		if (json_dump_callback(o, dump_cb, out, JSON_COMPACT | JSON_REAL_PRECISION(prec)))
+			goto oom;
+		json_decref(o);
+		o = NULL;
 	}
-	/* one precision for the whole dump: the largest any value needs */
-	if (json_dump_callback(pack, dump_cb, out, JSON_COMPACT | JSON_REAL_PRECISION(prec)))
-		goto oom;
-	json_decref(pack);
+	buf_addc(out, ']');
 	buf_fini(&tmp);
-	return 0;
+	return out->oom ? errbuf_set(err, LWM_EINTERNAL, "out of memory") : 0;
 oom:
 	rc = errbuf_set(err, LWM_EINTERNAL, "out of memory");
 fail:
-	json_decref(pack);
+	json_decref(o);
 	buf_fini(&tmp);
 	return rc;
 }
