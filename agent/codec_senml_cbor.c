@@ -448,6 +448,9 @@ static void container(struct cdec *c, bool map, size_t size, bool indefinite)
 		return fail(c, "indefinite string holds another item");
 	if (c->done)
 		return fail(c, "data after the pack");
+	/* sizes come from the payload: keep them clear of the -1 marker */
+	if (!indefinite && size > INT64_MAX / 2)
+		return fail(c, "%s of %zu items", map ? "map" : "array", size);
 	if (!map && c->depth == 0) {
 		c->depth = 1;
 		c->left[0] = indefinite ? -1 : (int64_t)size;
@@ -456,9 +459,6 @@ static void container(struct cdec *c, bool map, size_t size, bool indefinite)
 			c->done = true;
 		}
 	} else if (map && c->depth == 1) {
-		/* the map's size comes from the payload: guard the doubling */
-		if (!indefinite && size > INT64_MAX / 2)
-			return fail(c, "map of %zu pairs", size);
 		record_start(c);
 		c->depth = 2;
 		c->left[1] = indefinite ? -1 : (int64_t)size * 2;
