@@ -30,6 +30,10 @@ final class Cli {
         private static final long serialVersionUID = 1L;
     }
 
+    private static final java.util.Set<String> WITH_VALUE = java.util.Set.of("-lh", "--coap-host", "-lp",
+            "--coap-port", "-slh", "--coaps-host", "-slp", "--coaps-port", "-wh", "--web-host", "-wp", "--web-port",
+            "-m", "--models-folder");
+
     boolean coapsEnabled() {
         return coapsHost != null || coapsPort != null;
     }
@@ -62,6 +66,9 @@ final class Cli {
                 continue;
             default:
                 break;
+            }
+            if (!WITH_VALUE.contains(name)) {
+                throw new UsageException("Unknown option: '" + name + "'");
             }
             if (value == null) {
                 if (i + 1 >= args.length) {

@@ -134,7 +134,9 @@ final class EventHub implements HttpHandler {
 
     private void heartbeat() {
         for (Stream stream : streams) {
-            stream.write(": heartbeat\r\n\r\n");
+            // two writes: if the peer is gone, the first one draws a TCP reset that makes the second one fail
+            stream.write(": heartbeat\r\n");
+            stream.write("\r\n");
         }
     }
 
