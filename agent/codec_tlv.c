@@ -299,7 +299,8 @@ int codec_tlv_decode(const struct dm_path *base, const uint8_t *p, size_t len,
 	rc = dec_top(&d, base, p, len);
 	if (rc)
 		goto fail;
-	qsort(d.seen, d.nseen, sizeof(*d.seen), path_cmp);
+	if (d.nseen > 1)
+		qsort(d.seen, d.nseen, sizeof(*d.seen), path_cmp);
 	for (i = 1; i < d.nseen; i++) {
 		if (!path_cmp(&d.seen[i - 1], &d.seen[i])) {
 			rc = errbuf_set(err, LWM_EBADREQ, "TLV payload holds %s twice",
