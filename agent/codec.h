@@ -110,9 +110,9 @@ int codec_link_add(struct buf *out, const char *uri, const struct link_attr *att
  * into a scratch copy valid during the call).  0 or LWM_EBADREQ. */
 int codec_link_parse(const char *s, size_t len, int (*fn)(const struct link *l, void *arg),
 		     void *arg, struct errbuf *err);
-/* (codec_link_add() quotes a value that is not a plain token, and always those
- * of rt, if, title and anchor; a value already in quotes is written as given.
- * It fails with LWM_EINTERNAL for a bad uri or name, or without memory.  A
- * non-zero return from codec_link_parse()'s fn stops it and is returned.) */
+/* (codec_link_add() takes values unquoted and quotes one that is not a plain
+ * token, and always those of rt, if, title and anchor.  It fails with
+ * LWM_EINTERNAL for a bad uri or name, or without memory.  A non-zero return
+ * from codec_link_parse()'s fn stops it and is returned.) */
 
 #endif

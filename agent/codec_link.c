@@ -7,8 +7,8 @@
  *
  * Writing: a value is quoted when it is not a plain token, and always for
  * rt, if, title and anchor, which RFC 6690 and LwM2M's examples write quoted
- * (rt="oma.lwm2m").  A value that already starts and ends with '"' is taken
- * as quoted by the caller and written as it is.
+ * (rt="oma.lwm2m").  Values are given unquoted: quoting is done here only, so
+ * nothing a caller passes can make the document malformed.
  *
  * Reading is lenient about white space around ',' and ';' (servers put
  * "\n" or " " there) and strict about everything else. */
@@ -50,7 +50,7 @@ static bool is_token(const char *s)
 int codec_link_add(struct buf *out, const char *uri, const struct link_attr *attr, size_t nattr)
 {
 	const char *name, *v;
-	size_t i, len;
+	size_t i;
 
 	for (v = uri; *v; v++)
 		if ((unsigned char)*v <= 0x20 || *v == '<' || *v == '>' || *v == 0x7f)
@@ -70,10 +70,7 @@ int codec_link_add(struct buf *out, const char *uri, const struct link_attr *att
 		if (!v)
 			continue;
 		buf_addc(out, '=');
-		len = strlen(v);
-		if (len >= 2 && v[0] == '"' && v[len - 1] == '"') {
-			buf_adds(out, v);
-		} else if (is_token(v) && !always_quoted(name)) {
+		if (is_token(v) && !always_quoted(name)) {
 			buf_adds(out, v);
 		} else {
 			buf_addc(out, '"');

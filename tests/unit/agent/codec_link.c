@@ -31,7 +31,7 @@ static void test_add(void **state)
 	buf_reset(&out);
 	assert_int_equal(codec_link_add(&out, "/3", odd, 5), 0);
 	assert_string_equal(buf_str(&out), "</3>;title=\"a \\\"b\\\" \\\\c\";x=\"has space\";y=\"\";"
-			    "z=\"pre quoted\";v=1.1");
+			    "z=\"\\\"pre quoted\\\"\";v=1.1");
 	/* what cannot be written */
 	buf_reset(&out);
 	assert_int_equal(codec_link_add(&out, "/a>b", NULL, 0), LWM_EINTERNAL);
