@@ -3,6 +3,7 @@ resource instance, replace / partial update, Delete, the Update that each
 change of instances triggers, and persistence across a restart.
 OMA ETS LwM2M 1.1 case int-228 (and the portfolio steps of int-1630/1635)."""
 
+import re
 import signal
 
 import pytest
@@ -38,23 +39,25 @@ def test_create_with_id_in_each_format(daemon, rest, endpoint, fmt):
     daemon()
     r = rest.create(endpoint, "16", identity(5, {0: "five", 3: "three"}), format=fmt)
     assert r.code == 201, r
-    if r.location is not None:
-        assert r.location.rstrip("/") == "/16/5", r
+    if r.location is not None:            # the server shows Location-Path without a leading /
+        assert r.location.strip("/") == "16/5", r
     assert rest.read(endpoint, "16/5", format=fmt).content == {0: {0: "five", 3: "three"}}
     assert rest.read(endpoint, "16", format=fmt).content == {5: {0: {0: "five", 3: "three"}}}
 
 
-@pytest.mark.parametrize("fmt", FORMATS)
-def test_create_without_id_client_picks_one(daemon, rest, endpoint, fmt):
+def test_create_without_id_client_picks_one(daemon, rest, endpoint):
+    """TLV only: Leshan refuses to send a Create without instance id in SenML
+    (the raw CoAP tests cover the other shapes)."""
     daemon()
-    r = rest.create(endpoint, "16", identity(None, {0: "picked"}), format=fmt)
+    r = rest.create(endpoint, "16", identity(None, {0: "picked"}), format="TLV")
     assert (r.code, r.status) == (201, "CREATED(201)"), r
-    loc = r.location
-    assert loc and loc.startswith("/16/"), f"no Location for a client-picked id: {r}"
-    iid = int(loc.rstrip("/").rsplit("/", 1)[1])
+    loc = (r.location or "").strip("/")
+    assert re.fullmatch(r"16/\d+", loc), f"no Location for a client-picked id: {r}"
+    iid = int(loc.rsplit("/", 1)[1])
     assert rest.read(endpoint, f"16/{iid}/0/0", format="TEXT").content == "picked"
-    r2 = rest.create(endpoint, "16", identity(None, {0: "second"}), format=fmt)
-    assert r2.code == 201 and r2.location != loc, (r, r2)
+    r2 = rest.create(endpoint, "16", identity(None, {0: "second"}), format="TLV")
+    assert r2.code == 201 and r2.location.strip("/") != loc, (r, r2)
+    assert "/16/" + loc.rsplit("/", 1)[1] in link_urls(rest.client(endpoint)["objectLinks"])
 
 
 def test_create_existing_instance_is_bad_request(daemon, rest, endpoint):
