@@ -28,6 +28,9 @@
 
 #define MAX_PENDING 8
 #define MAX_AFTER 8
+#define DEDUP_SLOTS 8
+#define DEDUP_MAX_BODY 1024
+#define EXCHANGE_LIFETIME_MS 247000     /* RFC 7252 4.8.2 */
 
 struct pending {
 	coap_binary_t *token;
@@ -39,6 +42,19 @@ struct pending {
 struct after {
 	void (*fn)(struct agent *ag, void *arg);
 	void *arg;
+};
+
+/* A response we sent, kept so that a retransmitted request (same Message ID)
+ * gets the same answer without running twice: an Execute or a Create must
+ * not happen again because an ACK was lost. */
+struct dedup {
+	coap_mid_t mid;
+	uint64_t at;
+	int code, format;
+	char location[32];
+	uint8_t body[DEDUP_MAX_BODY];
+	size_t len;
+	bool used;
 };
 
 struct coapc {
@@ -53,6 +69,8 @@ struct coapc {
 	coap_resource_t *unknown;
 	coap_resource_t **res;          /* per-instance resources, for DELETE */
 	size_t nres;
+	struct dedup dedup[DEDUP_SLOTS];
+	unsigned dedup_next;
 };
 
 static struct coapc *the_coapc;   /* libcoap's handlers carry no user pointer in 4.3.1 */
@@ -138,6 +156,56 @@ static int opt_uint(const coap_pdu_t *pdu, uint16_t num)
 	return (int)coap_decode_var_bytes(coap_opt_value(o), coap_opt_length(o));
 }
 
+static void add_location(coap_pdu_t *resp, const char *location)
+{
+	char *save = NULL, *seg, loc[32];
+
+	snprintf(loc, sizeof(loc), "%s", location);
+	for (seg = strtok_r(loc, "/", &save); seg; seg = strtok_r(NULL, "/", &save))
+		coap_add_option(resp, COAP_OPTION_LOCATION_PATH, strlen(seg), (const uint8_t *)seg);
+}
+
+static void add_format(coap_pdu_t *resp, int format)
+{
+	unsigned char b[4];
+
+	coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
+			coap_encode_var_safe(b, sizeof(b), (unsigned)format), b);
+}
+
+static struct dedup *dedup_find(struct coapc *c, coap_mid_t mid)
+{
+	uint64_t now = loop_now();
+	int i;
+
+	for (i = 0; i < DEDUP_SLOTS; i++) {
+		struct dedup *d = &c->dedup[i];
+
+		if (d->used && d->mid == mid && now - d->at < EXCHANGE_LIFETIME_MS)
+			return d;
+	}
+	return NULL;
+}
+
+static void dedup_store(struct coapc *c, coap_mid_t mid, int code, const struct dm_resp *out)
+{
+	struct dedup *d = &c->dedup[c->dedup_next++ % DEDUP_SLOTS];
+
+	if (out->body.len > DEDUP_MAX_BODY) {
+		d->used = false;        /* too big to keep: a read, harmless to redo */
+		return;
+	}
+	d->used = true;
+	d->mid = mid;
+	d->at = loop_now();
+	d->code = code;
+	d->format = out->format;
+	snprintf(d->location, sizeof(d->location), "%s", out->location);
+	d->len = out->body.len;
+	if (d->len)
+		memcpy(d->body, out->body.p, d->len);
+}
+
 static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *pdu,
 		       const coap_string_t *query, coap_pdu_t *resp)
 {
@@ -149,8 +217,22 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 	char pathstr[48], q[256] = "";
 	size_t off, total;
 	unsigned char buf[8];
+	struct dedup *dup;
 	int code;
 
+	dup = dedup_find(c, coap_pdu_get_mid(pdu));
+	if (dup) {
+		log_debug("duplicate request (Message ID %d): answered again, not run again",
+			  coap_pdu_get_mid(pdu));
+		coap_pdu_set_code(resp, (coap_pdu_code_t)dup->code);
+		add_location(resp, dup->location);
+		if (dup->format != LWM_FMT_NONE)
+			add_format(resp, dup->format);
+		if (dup->len)
+			coap_add_data(resp, dup->len, dup->body);
+		coap_delete_string(uri);
+		return;
+	}
 	buf_init(&out.body);
 	snprintf(pathstr, sizeof(pathstr), "/%.*s", uri ? (int)uri->length : 0,
 		 uri ? (const char *)uri->s : "");
@@ -184,17 +266,17 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 		if (err.msg[0] && code != LWM_EINTERNAL)
 			/* a diagnostic payload helps whoever debugs the server side */
 			coap_add_data(resp, strlen(err.msg), (const uint8_t *)err.msg);
+		out.format = LWM_FMT_NONE;
+		buf_reset(&out.body);
+		buf_adds(&out.body, code != LWM_EINTERNAL ? err.msg : "");
+		dedup_store(c, coap_pdu_get_mid(pdu), -code, &out);
 		goto out;
 	}
 	coap_pdu_set_code(resp, (coap_pdu_code_t)code);
 	log_debug("%s %s: %d.%02d", method_name(req.method), pathstr, code >> 5, code & 31);
+	dedup_store(c, coap_pdu_get_mid(pdu), code, &out);
 	if (out.location[0]) {
-		char *save = NULL, *seg, loc[sizeof(out.location)];
-
-		memcpy(loc, out.location, sizeof(loc));
-		for (seg = strtok_r(loc, "/", &save); seg; seg = strtok_r(NULL, "/", &save))
-			coap_add_option(resp, COAP_OPTION_LOCATION_PATH, strlen(seg),
-					(const uint8_t *)seg);
+		add_location(resp, out.location);
 		coapc_sync_resources(c);
 	}
 	if (req.method == DM_M_DELETE)
@@ -208,8 +290,7 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 		coap_add_data_large_response(r, s, pdu, resp, query, (uint16_t)out.format, -1, 0,
 					     out.body.len, out.body.p, NULL, NULL);
 	} else if (out.format != LWM_FMT_NONE) {
-		coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT,
-				coap_encode_var_safe(buf, sizeof(buf), (unsigned)out.format), buf);
+		add_format(resp, out.format);
 	}
 out:
 	/* coap_add_data_large_response keeps its own copy only with a release

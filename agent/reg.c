@@ -210,8 +210,11 @@ static void send_register(struct reg *r)
 	loop_timer_cancel(r->ag->loop, &r->timer);
 	r->sent_lifetime = server_obj_lifetime(r->ag);
 	snprintf(r->sent_binding, sizeof(r->sent_binding), "%s", server_obj_binding(r->ag));
-	snprintf(query, sizeof(query), "ep=%s&lt=%u&lwm2m=%s&b=%s", srv->endpoint,
-		 r->sent_lifetime, srv->lwm2m_version, r->sent_binding);
+	/* LwM2M 1.1 moved queue mode out of the binding into its own Q
+	 * parameter (6.2.1.1); "b=UQ" is a 1.0 registration and 1.1 servers
+	 * refuse it */
+	snprintf(query, sizeof(query), "ep=%s&lt=%u&lwm2m=%s&b=U%s", srv->endpoint,
+		 r->sent_lifetime, srv->lwm2m_version, strchr(r->sent_binding, 'Q') ? "&Q" : "");
 	if (build_links(r, &links)) {
 		buf_fini(&links);
 		schedule_retry(r, "out of memory");
@@ -272,7 +275,8 @@ static void send_update(struct reg *r)
 	if (lt != r->sent_lifetime)
 		n += (size_t)snprintf(query + n, sizeof(query) - n, "lt=%u", lt);
 	if (strcmp(b, r->sent_binding))
-		snprintf(query + n, sizeof(query) - n, "%sb=%s", n ? "&" : "", b);
+		snprintf(query + n, sizeof(query) - n, "%sb=U%s", n ? "&" : "",
+			 strchr(b, 'Q') ? "&Q" : "");
 	r->sent_lifetime = lt;
 	snprintf(r->sent_binding, sizeof(r->sent_binding), "%s", b);
 	if (r->links_dirty && build_links(r, &links)) {
