@@ -529,8 +529,10 @@ static void on_break(void *arg)
 		return;
 	if (kind) {
 		c->chunked = 0;
+		/* no chunks leave the buffer unallocated: p must still point somewhere */
 		return item(c, &(struct item){ .kind = kind == 't' ? I_TEXT : I_BYTES,
-					       .p = c->chunks.p, .len = c->chunks.len });
+					       .p = (const uint8_t *)buf_str(&c->chunks),
+					       .len = c->chunks.len });
 	}
 	if (c->done)
 		return fail(c, "data after the pack");

@@ -434,7 +434,7 @@ static bool parse_f64(const uint8_t *p, size_t len, double *out)
 
 static bool parse_objlnk(const uint8_t *p, size_t len, struct dm_value *out)
 {
-	const uint8_t *colon = memchr(p, ':', len);
+	const uint8_t *colon = len ? memchr(p, ':', len) : NULL;
 	uint64_t oid, iid;
 
 	if (!colon)

@@ -316,6 +316,7 @@ static void test_decode_bad(void **state)
 	decode_bad("/", "81 A2 " N "08 61 'A'", e, "vd must be a byte string");
 	decode_bad("/", "81 A2 " N "63 'vlo' 01", e, "vlo must be text");
 	decode_bad("/", "81 A2 " N "63 'vlo' 61 '3'", e, "expected an object link");
+	decode_bad("/", "81 A2 " N "63 'vlo' 7F FF", e, "expected an object link");
 	decode_bad("/", "81 A2 21 01 " N, e, "bn must be text");
 	decode_bad("/", "81 A1 00 01", e, "n must be text");
 	decode_bad("/", "81 A2 " N "06 61 '1'", e, "a time must be a number");

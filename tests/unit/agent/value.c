@@ -390,6 +390,9 @@ static void test_coerce_text_others(void **state)
 	out = ok(text("3:0"), DM_T_OBJLNK);
 	assert_int_equal(out.lnk.oid, 3);
 	assert_int_equal(out.lnk.iid, 0);
+	bad(text(""), DM_T_OBJLNK, "expected an object link");
+	bad((struct dm_value){ .type = DM_T_STRING, .raw = DM_RAW_TEXT }, DM_T_OBJLNK,
+	    "expected an object link");
 	bad(text("3:"), DM_T_OBJLNK, "expected an object link");
 	bad(text(":0"), DM_T_OBJLNK, "expected an object link");
 	bad(text("3:0:1"), DM_T_OBJLNK, "expected an object link");
