@@ -7,6 +7,8 @@ struct dm;
 struct loop;
 struct coapc;
 struct reg;
+struct attr_store;
+struct obs_mgr;
 
 struct agent {
 	struct cfg *cfg;
@@ -14,6 +16,8 @@ struct agent {
 	struct dm *dm;
 	struct coapc *coap;
 	struct reg *reg;
+	struct attr_store *attrs;
+	struct obs_mgr *obs;
 	const char *cfg_path;
 	int exit_code;
 };

@@ -187,6 +187,8 @@ static int server_key(struct reader *r, const char *sec, const char *key, const 
 		return set_u32(r, sec, key, val, &s->default_pmax, 0, 31536000);
 	if (!strcmp(key, "disable_timeout"))
 		return set_u32(r, sec, key, val, &s->disable_timeout, 0, 31536000);
+	if (!strcmp(key, "confirmable_notifications"))
+		return set_bool(r, sec, key, val, &s->confirmable_notifications);
 	if (!strcmp(key, "notification_storing"))
 		return set_bool(r, sec, key, val, &s->notification_storing);
 	if (!strcmp(key, "retry_count"))

@@ -28,6 +28,7 @@ struct cfg_server {
 	uint32_t sequence_delay;        /* 1/x/19 Communication Sequence Delay Timer (s) */
 	uint32_t sequence_retry_count;  /* 1/x/20 Communication Sequence Retry Count */
 	char *lwm2m_version;            /* "1.1" */
+	bool confirmable_notifications; /* notifications as CON unless con= says otherwise */
 };
 
 struct cfg_device {

@@ -25,6 +25,7 @@
 #include "dm_req.h"
 #include "log.h"
 #include "loop.h"
+#include "observe.h"
 
 #define MAX_PENDING 8
 #define MAX_AFTER 8
@@ -206,6 +207,35 @@ static void dedup_store(struct coapc *c, coap_mid_t mid, int code, const struct 
 		memcpy(d->body, out->body.p, d->len);
 }
 
+/* A read with Observe=0 succeeded: register the observation and put its
+ * sequence number in the response.  Observe on a path that cannot be
+ * observed just stays a read (RFC 7641 4.1). */
+static void start_observe(struct coapc *c, const coap_pdu_t *pdu, const struct dm_req *req,
+			  const struct dm_resp *out, int observe, coap_pdu_t *resp)
+{
+	coap_bin_const_t tok = coap_pdu_get_token(pdu);
+	struct dm_path paths[OBS_MAX_PATHS];
+	struct errbuf err;
+	unsigned char b[4];
+	uint32_t seq;
+	size_t n = 1;
+	bool composite = req->method == DM_M_FETCH;
+
+	if (observe != 0 || req->accept == LWM_FMT_LINK)
+		return;
+	if (composite) {
+		if (dm_composite_paths(req, paths, OBS_MAX_PATHS, &n, &err))
+			return;
+	} else {
+		paths[0] = req->path;
+	}
+	if (obs_start(c->ag->obs, tok.s, tok.length, paths, n, composite, out->format, &seq)) {
+		log_warn("observation refused: too many observations (%d)", OBS_MAX);
+		return;
+	}
+	coap_add_option(resp, COAP_OPTION_OBSERVE, coap_encode_var_safe(b, sizeof(b), seq), b);
+}
+
 static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *pdu,
 		       const coap_string_t *query, coap_pdu_t *resp)
 {
@@ -218,7 +248,7 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 	size_t off, total;
 	unsigned char buf[8];
 	struct dedup *dup;
-	int code;
+	int code, observe = -1;
 
 	dup = dedup_find(c, coap_pdu_get_mid(pdu));
 	if (dup) {
@@ -245,6 +275,15 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 	}
 	req.format = opt_uint(pdu, COAP_OPTION_CONTENT_FORMAT);
 	req.accept = opt_uint(pdu, COAP_OPTION_ACCEPT);
+	req.v12 = !strcmp(c->ag->cfg->server.lwm2m_version, "1.2");
+	if (req.method == DM_M_GET || req.method == DM_M_FETCH)
+		observe = opt_uint(pdu, COAP_OPTION_OBSERVE);
+	if (observe == 1) {
+		coap_bin_const_t tok = coap_pdu_get_token(pdu);
+
+		/* Cancel Observation: answer like a read (RFC 7641 3.6) */
+		obs_cancel(c->ag->obs, tok.s, tok.length, "cancelled by the server");
+	}
 	if (dm_path_parse(pathstr, &req.path, &err) < 0)
 		code = LWM_ENOTFOUND;
 	else
@@ -273,6 +312,8 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 		goto out;
 	}
 	coap_pdu_set_code(resp, (coap_pdu_code_t)code);
+	if (observe >= 0 && code == COAP_RESPONSE_CODE(205))
+		start_observe(c, pdu, &req, &out, observe, resp);
 	log_debug("%s %s: %d.%02d", method_name(req.method), pathstr, code >> 5, code & 31);
 	dedup_store(c, coap_pdu_get_mid(pdu), code, &out);
 	if (out.location[0]) {
@@ -411,8 +452,16 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
 	if (!sent)
 		return;
 	p = find_pending(c, coap_pdu_get_token(sent));
-	if (!p)
+	if (!p) {
+		coap_bin_const_t tok = coap_pdu_get_token(sent);
+
+		/* a notification the server refused or never acknowledged */
+		if (coap_pdu_get_code(sent) >= 64)
+			obs_cancel(c->ag->obs, tok.s, tok.length,
+				   reason == COAP_NACK_RST ? "Reset by the server" :
+				   "the server did not acknowledge a notification");
 		return;
+	}
 	switch (reason) {
 	case COAP_NACK_TOO_MANY_RETRIES:
 		ans.code = -ETIMEDOUT;
@@ -508,6 +557,32 @@ fail:
 fail_sent:
 	/* coap_add_data_large_request() released the pdu on failure */
 	return -ENOMEM;
+}
+
+int coapc_notify(struct coapc *c, const uint8_t *token, size_t toklen, uint32_t seq, bool con,
+		 int code, int format, const uint8_t *payload, size_t len)
+{
+	coap_pdu_t *pdu;
+	unsigned char b[4];
+
+	pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON, (coap_pdu_code_t)code,
+			    coap_new_message_id(c->session), coap_session_max_pdu_size(c->session));
+	if (!pdu)
+		return -ENOMEM;
+	coap_add_token(pdu, toklen, token);
+	coap_add_option(pdu, COAP_OPTION_OBSERVE, coap_encode_var_safe(b, sizeof(b), seq), b);
+	if (format != LWM_FMT_NONE)
+		add_format(pdu, format);
+	if (len && !coap_add_data(pdu, len, payload)) {
+		coap_delete_pdu(pdu);
+		return -EMSGSIZE;
+	}
+	if (coap_send(c->session, pdu) == COAP_INVALID_MID) {
+		arm(c);
+		return -EIO;
+	}
+	arm(c);
+	return 0;
 }
 
 void coapc_cancel_all(struct coapc *c)

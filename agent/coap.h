@@ -4,6 +4,7 @@
 #ifndef LWM_COAP_H
 #define LWM_COAP_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -36,6 +37,11 @@ void coapc_cancel_all(struct coapc *c);
 /* Syncs libcoap's resources with the data model's object instances (DELETE
  * needs a resource per instance).  Call after instances changed. */
 void coapc_sync_resources(struct coapc *c);
+/* Sends a notification for an observation: code 2.05 (or an error code
+ * that ends it), Observe seq, under token, CON or NON.  A Reset or a CON
+ * left unacknowledged cancels the observation.  0 or -errno. */
+int coapc_notify(struct coapc *c, const uint8_t *token, size_t toklen, uint32_t seq, bool con,
+		 int code, int format, const uint8_t *payload, size_t len);
 /* Runs fn after the response being built has been sent. */
 int coapc_after_response(struct coapc *c, void (*fn)(struct agent *ag, void *arg), void *arg);
 

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "attr.h"
 #include "codec.h"
 #include "log.h"
 
@@ -20,6 +21,9 @@ struct dm {
 	struct dm_obj *objs;
 	dm_links_changed_fn links_fn;
 	void *links_arg;
+	dm_changed_fn changed_fn;
+	void *changed_arg;
+	struct attr_store *attrs;
 };
 
 struct dm_out {
@@ -50,6 +54,23 @@ void dm_links_changed(struct dm *dm)
 {
 	if (dm->links_fn)
 		dm->links_fn(dm->links_arg);
+}
+
+void dm_set_changed_hook(struct dm *dm, dm_changed_fn fn, void *arg)
+{
+	dm->changed_fn = fn;
+	dm->changed_arg = arg;
+}
+
+void dm_changed(struct dm *dm, const struct dm_path *path)
+{
+	if (dm && dm->changed_fn)
+		dm->changed_fn(dm->changed_arg, path);
+}
+
+void dm_set_attrs(struct dm *dm, struct attr_store *attrs)
+{
+	dm->attrs = attrs;
 }
 
 int dm_register(struct dm *dm, struct dm_obj *obj)
@@ -296,19 +317,30 @@ static bool res_present(struct dm_obj *obj, struct dm_inst *inst, const struct d
 	return rc != LWM_ENOTFOUND;
 }
 
+/* Appends the attributes written to path, for Discover. */
+static void add_attrs(struct dm *dm, struct buf *out, const struct dm_path *p)
+{
+	if (dm->attrs)
+		attr_format(dm->attrs, p, out);
+}
+
 static int discover_res(struct buf *out, struct dm_obj *obj, struct dm_inst *inst,
 			const struct dm_res_def *def)
 {
+	struct dm_path p = { .id = { obj->oid, inst->id, def->id }, .len = 3 };
 	char uri[32], dim[12];
 	struct link_attr a = { "dim", dim };
-	int n;
+	int n, rc;
 
 	snprintf(uri, sizeof(uri), "/%u/%u/%u", obj->oid, inst->id, def->id);
 	if (def->multiple && (n = res_dim(obj, inst, def)) >= 0) {
 		snprintf(dim, sizeof(dim), "%d", n);
-		return codec_link_add(out, uri, &a, 1);
+		rc = codec_link_add(out, uri, &a, 1);
+	} else {
+		rc = codec_link_add(out, uri, NULL, 0);
 	}
-	return codec_link_add(out, uri, NULL, 0);
+	add_attrs(obj->dm, out, &p);
+	return rc;
 }
 
 static int discover_inst(struct buf *out, struct dm_obj *obj, struct dm_inst *inst)
@@ -320,6 +352,7 @@ static int discover_inst(struct buf *out, struct dm_obj *obj, struct dm_inst *in
 	snprintf(uri, sizeof(uri), "/%u/%u", obj->oid, inst->id);
 	if ((rc = codec_link_add(out, uri, NULL, 0)))
 		return rc;
+	add_attrs(obj->dm, out, &(struct dm_path){ .id = { obj->oid, inst->id }, .len = 2 });
 	for (i = 0; i < obj->nres; i++)
 		if (res_present(obj, inst, &obj->res[i]) &&
 		    (rc = discover_res(out, obj, inst, &obj->res[i])))
@@ -348,6 +381,7 @@ static int dm_discover(struct dm *dm, const struct dm_path *path, struct buf *ou
 		if ((rc = codec_link_add(out, uri, &a,
 					 obj->version && strcmp(obj->version, "1.0") ? 1 : 0)))
 			return rc;
+		add_attrs(dm, out, path);
 		for (inst = obj->insts; inst; inst = inst->next)
 			if ((rc = discover_inst(out, obj, inst)))
 				return rc;
@@ -477,13 +511,68 @@ static int decode_payload(const struct dm_req *req, struct dm_recs *recs, struct
 	return codec_decode(req->format, &req->path, req->payload, req->len, recs, err);
 }
 
-static int choose_format(const struct dm_req *req, const struct dm_recs *recs)
+static int choose_format(const struct dm_path *base, const struct dm_recs *recs)
 {
-	if (req->accept != LWM_FMT_NONE)
-		return req->accept;
-	if (req->path.len >= 3 && recs->n == 1 && recs->r[0].path.len == req->path.len)
+	if (base->len >= 3 && recs->n == 1 && recs->r[0].path.len == base->len)
 		return recs->r[0].v.type == DM_T_OPAQUE ? LWM_FMT_OPAQUE : LWM_FMT_TEXT;
 	return LWM_FMT_TLV;
+}
+
+/* Reads each path of a composite request into recs; paths that do not exist
+ * are left out (LwM2M 1.1 6.3.8: a partial answer, not an error). */
+static int read_composite(struct dm *dm, const struct dm_path *paths, size_t n,
+			  struct dm_recs *recs, struct errbuf *err)
+{
+	size_t i;
+	int rc;
+
+	for (i = 0; i < n; i++) {
+		rc = dm_read(dm, &paths[i], false, recs);
+		if (rc == LWM_ENOTFOUND)
+			continue;
+		if (rc) {
+			char p[32];
+
+			dm_path_str(&paths[i], p, sizeof(p));
+			return errbuf_set(err, rc, "%s cannot be read", p);
+		}
+	}
+	return 0;
+}
+
+int dm_default_format(struct dm *dm, const struct dm_path *paths, size_t n, bool composite)
+{
+	struct dm_recs recs;
+	int f;
+
+	if (composite)
+		return LWM_FMT_SENML_CBOR;
+	dm_recs_init(&recs);
+	dm_read(dm, &paths[0], false, &recs);
+	f = choose_format(&paths[0], &recs);
+	dm_recs_fini(&recs);
+	return f;
+}
+
+int dm_read_encode(struct dm *dm, const struct dm_path *paths, size_t n, bool composite,
+		   int format, struct buf *out, struct errbuf *err)
+{
+	struct dm_path root = { .len = 0 };
+	struct dm_recs recs;
+	int rc;
+
+	dm_recs_init(&recs);
+	if (composite)
+		rc = read_composite(dm, paths, n, &recs, err);
+	else
+		rc = dm_read(dm, &paths[0], false, &recs);
+	if (!rc) {
+		if (format == LWM_FMT_NONE)
+			format = composite ? LWM_FMT_SENML_CBOR : choose_format(&paths[0], &recs);
+		rc = codec_encode(format, composite ? &root : &paths[0], &recs, out, err);
+	}
+	dm_recs_fini(&recs);
+	return rc;
 }
 
 static int do_read(struct dm *dm, const struct dm_req *req, struct dm_resp *resp,
@@ -501,10 +590,58 @@ static int do_read(struct dm *dm, const struct dm_req *req, struct dm_resp *resp
 	dm_recs_init(&recs);
 	rc = dm_read(dm, &req->path, false, &recs);
 	if (!rc) {
-		resp->format = choose_format(req, &recs);
+		resp->format = req->accept != LWM_FMT_NONE ? req->accept :
+			       choose_format(&req->path, &recs);
 		rc = codec_encode(resp->format, &req->path, &recs, &resp->body, err);
 	}
 	dm_recs_fini(&recs);
+	return rc ? rc : COAP_RESPONSE_CODE(205);
+}
+
+/* The paths named by a Read-Composite or Observe-Composite body. */
+int dm_composite_paths(const struct dm_req *req, struct dm_path *paths, size_t max, size_t *n,
+		       struct errbuf *err)
+{
+	struct dm_path root = { .len = 0 };
+	struct dm_recs recs;
+	size_t i;
+	int rc;
+
+	if (req->format != LWM_FMT_SENML_JSON && req->format != LWM_FMT_SENML_CBOR &&
+	    req->format != LWM_FMT_LWM2M_CBOR)
+		return errbuf_set(err, LWM_EFORMAT, "a composite request must be SenML or LwM2M CBOR");
+	dm_recs_init(&recs);
+	rc = codec_decode(req->format, &root, req->payload, req->len, &recs, err);
+	if (!rc && !recs.n)
+		rc = errbuf_set(err, LWM_EBADREQ, "no paths in the request");
+	if (!rc && recs.n > max)
+		rc = errbuf_set(err, LWM_EBADREQ, "more than %zu paths", max);
+	for (i = 0; !rc && i < recs.n; i++)
+		paths[i] = recs.r[i].path;
+	*n = rc ? 0 : recs.n;
+	dm_recs_fini(&recs);
+	return rc;
+}
+
+static int do_read_composite(struct dm *dm, const struct dm_req *req, struct dm_resp *resp,
+			     struct errbuf *err)
+{
+	struct dm_path paths[64];
+	size_t i, n;
+	int rc;
+
+	if (req->path.len)
+		return errbuf_set(err, LWM_ENOTALLOWED, "Read-Composite goes to the root path");
+	if ((rc = dm_composite_paths(req, paths, 64, &n, err)))
+		return rc;
+	for (i = 0; i < n; i++)
+		if (paths[i].len && paths[i].id[0] == 0)
+			return errbuf_set(err, LWM_EUNAUTH, "the Security object is not for servers");
+	resp->format = req->accept != LWM_FMT_NONE ? req->accept : req->format;
+	if (resp->format != LWM_FMT_SENML_JSON && resp->format != LWM_FMT_SENML_CBOR &&
+	    resp->format != LWM_FMT_LWM2M_CBOR)
+		return errbuf_set(err, LWM_ENOTACCEPT, "composite content must be SenML or LwM2M CBOR");
+	rc = dm_read_encode(dm, paths, n, true, resp->format, &resp->body, err);
 	return rc ? rc : COAP_RESPONSE_CODE(205);
 }
 
@@ -562,6 +699,7 @@ static int do_create(struct dm *dm, struct dm_obj *obj, const struct dm_req *req
 	if (obj->ops->changed)
 		obj->ops->changed(obj, inst);
 	dm_links_changed(dm);
+	dm_changed(dm, &(struct dm_path){ .id = { obj->oid }, .len = 1 });
 	rc = COAP_RESPONSE_CODE(201);
 out:
 	dm_recs_fini(&recs);
@@ -590,6 +728,80 @@ static int do_write(struct dm_obj *obj, struct dm_inst *inst, const struct dm_re
 		rc = write_recs(obj, inst, &recs, replace, err);
 	if (!rc && obj->ops->changed)
 		obj->ops->changed(obj, inst);
+	if (!rc)
+		dm_changed(obj->dm, &req->path);
+	dm_recs_fini(&recs);
+	return rc ? rc : COAP_RESPONSE_CODE(204);
+}
+
+/* Write-Composite (iPATCH): every instance named is checked before any is
+ * written, so a bad record changes nothing. */
+static int do_write_composite(struct dm *dm, const struct dm_req *req, struct errbuf *err)
+{
+	struct dm_path root = { .len = 0 };
+	struct dm_recs recs, one;
+	size_t i, j;
+	int rc;
+
+	if (req->path.len)
+		return errbuf_set(err, LWM_ENOTALLOWED, "Write-Composite goes to the root path");
+	if (req->format != LWM_FMT_SENML_JSON && req->format != LWM_FMT_SENML_CBOR &&
+	    req->format != LWM_FMT_LWM2M_CBOR)
+		return errbuf_set(err, LWM_EFORMAT, "a composite write must be SenML or LwM2M CBOR");
+	dm_recs_init(&recs);
+	rc = codec_decode(req->format, &root, req->payload, req->len, &recs, err);
+	if (!rc && !recs.n)
+		rc = errbuf_set(err, LWM_EBADREQ, "no values in the request");
+	/* pass 1: everything exists and is writable with the right type */
+	for (i = 0; !rc && i < recs.n; i++) {
+		const struct dm_path *p = &recs.r[i].path;
+		struct dm_obj *obj = NULL;
+		struct dm_value v;
+		struct buf scratch;
+		char ps[32];
+
+		dm_path_str(p, ps, sizeof(ps));
+		if (p->len < 3)
+			rc = errbuf_set(err, LWM_EBADREQ, "%s: composite writes name resources", ps);
+		else if (!(obj = dm_find_obj(dm, p->id[0])))
+			rc = errbuf_set(err, LWM_ENOTFOUND, "%s: no such object", ps);
+		else if (obj->oid == 0)
+			rc = errbuf_set(err, LWM_EUNAUTH, "the Security object is not for servers");
+		else if (!dm_find_inst(obj, p->id[1]))
+			rc = errbuf_set(err, LWM_ENOTFOUND, "%s: no such instance", ps);
+		if (rc)
+			break;
+		dm_recs_init(&one);
+		buf_init(&scratch);
+		rc = dm_recs_add(&one, p, &recs.r[i].v);
+		if (!rc)
+			rc = check_write(obj, p->id[1], &one, &v, &scratch, err);
+		buf_fini(&scratch);
+		dm_recs_fini(&one);
+	}
+	/* pass 2: write instance by instance, in the order they came */
+	for (i = 0; !rc && i < recs.n; i++) {
+		const struct dm_path *p = &recs.r[i].path;
+		struct dm_obj *obj = dm_find_obj(dm, p->id[0]);
+		struct dm_inst *inst = dm_find_inst(obj, p->id[1]);
+		bool seen = false;
+
+		for (j = 0; j < i && !seen; j++)
+			seen = recs.r[j].path.id[0] == p->id[0] && recs.r[j].path.id[1] == p->id[1];
+		if (seen)
+			continue;
+		dm_recs_init(&one);
+		for (j = i; j < recs.n && !rc; j++)
+			if (recs.r[j].path.id[0] == p->id[0] && recs.r[j].path.id[1] == p->id[1])
+				rc = dm_recs_add(&one, &recs.r[j].path, &recs.r[j].v);
+		if (!rc)
+			rc = write_recs(obj, inst, &one, false, err);
+		if (!rc && obj->ops->changed)
+			obj->ops->changed(obj, inst);
+		dm_recs_fini(&one);
+		if (!rc)
+			dm_changed(dm, &(struct dm_path){ .id = { p->id[0], p->id[1] }, .len = 2 });
+	}
 	dm_recs_fini(&recs);
 	return rc ? rc : COAP_RESPONSE_CODE(204);
 }
@@ -602,6 +814,8 @@ static int do_execute(struct dm_obj *obj, struct dm_inst *inst, const struct dm_
 	if (!(def->ops & DM_OP_E) || !obj->ops->execute)
 		return errbuf_set(err, LWM_ENOTALLOWED, "%s is not executable", def->name);
 	rc = obj->ops->execute(obj, inst, def->id, (const char *)req->payload, req->len);
+	if (!rc)        /* Reset Min and Max, Reset Error Code, ... change values */
+		dm_changed(obj->dm, &(struct dm_path){ .id = { obj->oid, inst->id }, .len = 2 });
 	return rc ? rc : COAP_RESPONSE_CODE(204);
 }
 
@@ -620,7 +834,11 @@ static int do_delete(struct dm *dm, struct dm_obj *obj, struct dm_inst *inst,
 		return rc;
 	if (obj->ops->changed)
 		obj->ops->changed(obj, NULL);
+	if (dm->attrs)
+		attr_forget(dm->attrs, &req->path);
 	dm_links_changed(dm);
+	dm_changed(dm, &req->path);
+	dm_changed(dm, &(struct dm_path){ .id = { obj->oid }, .len = 1 });
 	return COAP_RESPONSE_CODE(202);
 }
 
@@ -649,7 +867,22 @@ int dm_handle(struct dm *dm, const struct dm_req *req, struct dm_resp *resp, str
 	switch (req->method) {
 	case DM_M_GET:
 		return do_read(dm, req, resp, err);
+	case DM_M_FETCH:
+		return do_read_composite(dm, req, resp, err);
+	case DM_M_IPATCH:
+		return do_write_composite(dm, req, err);
 	case DM_M_PUT:
+		if (!req->len && req->query && *req->query) {
+			int rc;
+
+			/* Write-Attributes: a PUT with a query and nothing else */
+			if (!dm->attrs)
+				return errbuf_set(err, LWM_ENOTALLOWED, "attributes not supported");
+			rc = attr_write(dm->attrs, dm, p, req->query, req->v12, err);
+			if (!rc)
+				dm_changed(dm, p);      /* observers re-evaluate with them */
+			return rc ? rc : COAP_RESPONSE_CODE(204);
+		}
 		if (p->len < 2)
 			return errbuf_set(err, LWM_ENOTALLOWED, "write needs an instance path");
 		if (def && !(def->ops & DM_OP_W))

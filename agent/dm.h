@@ -218,6 +218,11 @@ int dm_inst_add(struct dm_obj *obj, struct dm_inst *inst);
 void dm_inst_unlink(struct dm_obj *obj, struct dm_inst *inst);
 /* Tells the registration that instances appeared or vanished. */
 void dm_links_changed(struct dm *dm);
+/* Tells observers that values at or under path changed (objects call this
+ * when a sample or an event changed a value; the dm calls it after writes). */
+typedef void (*dm_changed_fn)(void *arg, const struct dm_path *path);
+void dm_set_changed_hook(struct dm *dm, dm_changed_fn fn, void *arg);
+void dm_changed(struct dm *dm, const struct dm_path *path);
 
 /* Iteration over objects for the registration link list. */
 struct dm_obj *dm_first(struct dm *dm);

@@ -2,6 +2,7 @@
 #ifndef LWM_DM_REQ_H
 #define LWM_DM_REQ_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -26,6 +27,7 @@ struct dm_req {
 	const uint8_t *payload;
 	size_t len;
 	const char *query;      /* "pmin=10&pmax=20", NUL-terminated, or NULL */
+	bool v12;               /* registered as LwM2M 1.2 */
 };
 
 struct dm_resp {
@@ -38,6 +40,20 @@ struct dm_resp {
  * ...) or a negative LWM_E* with the reason in err.  resp->body must have been
  * initialised by the caller. */
 int dm_handle(struct dm *dm, const struct dm_req *req, struct dm_resp *resp, struct errbuf *err);
+/* Reads paths (one, or a composite list) and encodes them in format
+ * (LWM_FMT_NONE: the default for what was read) into out.  Composite reads
+ * skip paths that do not exist.  0 or LWM_E*. */
+int dm_read_encode(struct dm *dm, const struct dm_path *paths, size_t n, bool composite,
+		   int format, struct buf *out, struct errbuf *err);
+/* The format dm_read_encode() picks for LWM_FMT_NONE. */
+int dm_default_format(struct dm *dm, const struct dm_path *paths, size_t n, bool composite);
+struct attr_store;
+/* The paths of a Read-Composite / Observe-Composite body (at most max). */
+int dm_composite_paths(const struct dm_req *req, struct dm_path *paths, size_t max, size_t *n,
+		       struct errbuf *err);
+/* Gives the dm the attribute store (Write-Attributes, Discover). */
+void dm_set_attrs(struct dm *dm, struct attr_store *attrs);
+
 /* Removes obj from the registry (its instances stay with it). */
 void dm_unregister(struct dm *dm, struct dm_obj *obj);
 

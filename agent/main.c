@@ -18,6 +18,7 @@
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
+#include "attr.h"
 #include "cfg.h"
 #include "coap.h"
 #include "dm.h"
@@ -26,6 +27,7 @@
 #include "log.h"
 #include "loop.h"
 #include "objects.h"
+#include "observe.h"
 #include "reg.h"
 #include "store.h"
 
@@ -64,6 +66,14 @@ static void links_changed(void *arg)
 
 	if (ag->reg)
 		reg_links_changed(ag->reg);
+}
+
+static void values_changed(void *arg, const struct dm_path *path)
+{
+	struct agent *ag = arg;
+
+	if (ag->obs)
+		obs_changed(ag->obs, path);
 }
 
 static int add_obj(struct daemon *d, struct dm_obj *obj, void (*fr)(struct dm_obj *))
@@ -266,9 +276,13 @@ int main(int argc, char **argv)
 		log_warn("state folder: %s; state will not survive a restart", err.msg);
 	ag->loop = loop_new();
 	ag->dm = dm_new();
-	if (!ag->loop || !ag->dm || signals_init(&d) || objects_init(&d))
+	ag->attrs = attr_store_new();
+	ag->obs = obs_new(ag);
+	if (!ag->loop || !ag->dm || !ag->attrs || !ag->obs || signals_init(&d) || objects_init(&d))
 		goto out;
 	dm_set_links_hook(ag->dm, links_changed, ag);
+	dm_set_changed_hook(ag->dm, values_changed, ag);
+	dm_set_attrs(ag->dm, ag->attrs);
 	ag->coap = coapc_new(ag);
 	if (!ag->coap)
 		goto out;
@@ -287,8 +301,11 @@ int main(int argc, char **argv)
 	log_info("stopped");
 out:
 	reg_free(ag->reg);
+	obs_free(ag->obs);
+	ag->obs = NULL;
 	coapc_free(ag->coap);
 	objects_fini(&d);
+	attr_store_free(ag->attrs);
 	hook_fini(ag);
 	dm_free(ag->dm);
 	if (d.sig.fd > 0)

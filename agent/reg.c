@@ -24,6 +24,7 @@
 #include "dm.h"
 #include "log.h"
 #include "loop.h"
+#include "observe.h"
 
 struct reg {
 	struct agent *ag;
@@ -71,8 +72,8 @@ static int build_links(struct reg *r, struct buf *b)
 	char uri[16];
 	int rc = 0;
 
-	a[0] = (struct link_attr){ "rt", "\"oma.lwm2m\"" };
-	a[1] = (struct link_attr){ "ct", "\"0 42 110 112 11542\"" };
+	a[0] = (struct link_attr){ "rt", "oma.lwm2m" };
+	a[1] = (struct link_attr){ "ct", "0 42 110 112 11542" };
 	rc |= codec_link_add(b, "/", a, 2);
 	for (o = dm_first(r->ag->dm); o; o = o->next) {
 		if (o->oid == 0)
@@ -188,6 +189,9 @@ static void registered(void *arg, const struct coapc_answer *ans)
 	}
 	snprintf(r->location, sizeof(r->location), "%s", ans->location);
 	r->state = REG_REGISTERED;
+	/* a new registration: the server has forgotten what it observed */
+	if (r->ag->obs)
+		obs_cancel_all(r->ag->obs, "registered anew");
 	r->attempt = r->sequence = 0;
 	r->registered_at = loop_now();
 	log_info("registered with %s as %s (location /%s, lifetime %u s)", srv->uri, srv->endpoint,

@@ -1,0 +1,383 @@
+/* observe.c - observations and the decision when to notify.
+ *
+ * Each observation has one loop timer, set to the next moment something can
+ * happen: the end of pmin when a change waits, pmax, or the next epmax
+ * evaluation.  A change (obs_changed from a write or a sample) is recorded
+ * and decided at once if pmin has passed.  A notification goes out only when
+ * its content differs from the last one (or pmax is due), and for a numeric
+ * resource with gt/lt/st only when a threshold was crossed or the value
+ * moved by st since the last notification.  Observations with nothing to
+ * wait for have no timer armed: an idle observation costs no wakeups. */
+#include "observe.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "agent.h"
+#include "attr.h"
+#include "buf.h"
+#include "cfg.h"
+#include "coap.h"
+#include "codec.h"
+#include "dm_req.h"
+#include "log.h"
+#include "loop.h"
+
+struct obs {
+	struct obs_mgr *m;
+	struct loop_timer timer;
+	uint8_t token[8];
+	size_t toklen;
+	struct dm_path paths[OBS_MAX_PATHS];
+	size_t npaths;
+	bool composite;
+	int format;
+	uint32_t seq;
+	uint64_t last_sent, last_eval;
+	uint64_t last_hash;             /* of the last notification's payload */
+	double last_val;                /* numeric value last notified */
+	bool has_val;
+	bool dirty;                     /* a change waits for pmin */
+	bool used;
+};
+
+struct obs_mgr {
+	struct agent *ag;
+	struct obs o[OBS_MAX];
+	size_t n;
+};
+
+static void eval(struct obs *o, bool changed);
+
+static uint64_t fnv1a(const uint8_t *p, size_t len)
+{
+	uint64_t h = 1469598103934665603ULL;
+
+	while (len--) {
+		h ^= *p++;
+		h *= 1099511628211ULL;
+	}
+	return h;
+}
+
+static void describe(const struct obs *o, char *s, size_t size)
+{
+	size_t i, n = 0;
+	char p[32];
+
+	s[0] = 0;
+	for (i = 0; i < o->npaths && n < size; i++) {
+		dm_path_str(&o->paths[i], p, sizeof(p));
+		n += (size_t)snprintf(s + n, size - n, "%s%s", i ? "," : "", p);
+	}
+}
+
+static struct obs *find(struct obs_mgr *m, const uint8_t *token, size_t toklen)
+{
+	size_t i;
+
+	for (i = 0; i < OBS_MAX; i++)
+		if (m->o[i].used && m->o[i].toklen == toklen &&
+		    !memcmp(m->o[i].token, token, toklen))
+			return &m->o[i];
+	return NULL;
+}
+
+static void drop(struct obs *o, const char *why)
+{
+	char s[128];
+
+	describe(o, s, sizeof(s));
+	log_info("observation of %s ended: %s", s, why);
+	loop_timer_cancel(o->m->ag->loop, &o->timer);
+	o->used = false;
+	o->m->n--;
+}
+
+static void effective(struct obs *o, struct attrs *a)
+{
+	const struct cfg_server *s = &o->m->ag->cfg->server;
+	struct dm_path root = { .len = 0 };
+
+	/* a composite observation has no single path to take attributes from:
+	 * it follows the Server object's defaults */
+	attr_effective(o->m->ag->attrs, o->composite ? &root : &o->paths[0], s->default_pmin,
+		       s->default_pmax, a);
+}
+
+/* The current numeric value of a single numeric resource, for gt/lt/st. */
+static bool numeric_value(struct obs *o, double *v)
+{
+	struct dm_recs recs;
+	bool ok = false;
+
+	if (o->composite || o->paths[0].len < 3)
+		return false;
+	dm_recs_init(&recs);
+	if (!dm_read(o->m->ag->dm, &o->paths[0], false, &recs) && recs.n == 1) {
+		const struct dm_value *x = &recs.r[0].v;
+
+		ok = true;
+		if (x->type == DM_T_INT || x->type == DM_T_TIME)
+			*v = (double)x->i;
+		else if (x->type == DM_T_UINT)
+			*v = (double)x->u;
+		else if (x->type == DM_T_FLOAT)
+			*v = x->f;
+		else
+			ok = false;
+	}
+	dm_recs_fini(&recs);
+	return ok;
+}
+
+/* Whether the value conditions let a change through (LwM2M 1.1 5.1.2). */
+static bool conditions_met(struct obs *o, const struct attrs *a)
+{
+	double v;
+
+	if (!(a->set & (ATTR_GT | ATTR_LT | ATTR_ST)))
+		return true;
+	if (!numeric_value(o, &v))
+		return true;
+	if (!o->has_val)
+		return true;
+	if ((a->set & ATTR_GT) && ((o->last_val > a->gt) != (v > a->gt)))
+		return true;
+	if ((a->set & ATTR_LT) && ((o->last_val < a->lt) != (v < a->lt)))
+		return true;
+	if ((a->set & ATTR_ST) && fabs(v - o->last_val) >= a->st)
+		return true;
+	return false;
+}
+
+/* Reads and sends; force: send even if the content did not change (pmax). */
+static void notify(struct obs *o, const struct attrs *a, bool force)
+{
+	struct agent *ag = o->m->ag;
+	struct errbuf err = { "" };
+	struct buf body;
+	uint64_t h;
+	double v;
+	int rc;
+
+	buf_init(&body);
+	rc = dm_read_encode(ag->dm, o->paths, o->npaths, o->composite, o->format, &body, &err);
+	if (rc) {
+		uint8_t tok[8];
+		size_t toklen = o->toklen;
+		char s[128];
+
+		/* the observed thing is gone: say so, and stop (RFC 7641 4.2) */
+		memcpy(tok, o->token, toklen);
+		describe(o, s, sizeof(s));
+		coapc_notify(ag->coap, tok, toklen, ++o->seq, false, -rc, LWM_FMT_NONE, NULL, 0);
+		drop(o, rc == LWM_ENOTFOUND ? "the path is gone" : "it can no longer be read");
+		buf_fini(&body);
+		return;
+	}
+	h = fnv1a(body.p, body.len);
+	o->last_eval = loop_now();
+	if (!force && h == o->last_hash && o->last_sent) {
+		o->dirty = false;
+		buf_fini(&body);
+		return;
+	}
+	o->seq = (o->seq + 1) & 0xFFFFFF;
+	rc = coapc_notify(ag->coap, o->token, o->toklen, o->seq,
+			  (a->set & ATTR_CON) ? a->con : ag->cfg->server.confirmable_notifications,
+			  COAP_RESPONSE_CODE(205), o->format, body.p, body.len);
+	buf_fini(&body);
+	if (rc) {
+		log_warn("notification not sent: %d", rc);
+		return;
+	}
+	o->last_hash = h;
+	o->last_sent = loop_now();
+	o->dirty = false;
+	if (numeric_value(o, &v)) {
+		o->last_val = v;
+		o->has_val = true;
+	}
+}
+
+static void rearm(struct obs *o, const struct attrs *a)
+{
+	uint64_t now = loop_now(), next = UINT64_MAX;
+
+	if (o->dirty)
+		next = o->last_sent + (uint64_t)a->pmin * 1000;
+	if ((a->set & ATTR_PMAX) && a->pmax)
+		next = next < o->last_sent + (uint64_t)a->pmax * 1000 ? next :
+		       o->last_sent + (uint64_t)a->pmax * 1000;
+	if ((a->set & ATTR_EPMAX) && a->epmax) {
+		uint64_t e = o->last_eval + (uint64_t)a->epmax * 1000;
+
+		next = next < e ? next : e;
+	}
+	if (next == UINT64_MAX)
+		loop_timer_cancel(o->m->ag->loop, &o->timer);
+	else
+		loop_timer_set(o->m->ag->loop, &o->timer, next > now ? next - now : 0);
+}
+
+static void eval(struct obs *o, bool changed)
+{
+	uint64_t now = loop_now();
+	struct attrs a;
+
+	effective(o, &a);
+	if (changed) {
+		if ((a.set & ATTR_EPMIN) && now - o->last_eval < (uint64_t)a.epmin * 1000 &&
+		    !o->dirty) {
+			/* too soon to evaluate again: look when epmin is over */
+			o->dirty = true;
+		} else {
+			o->dirty = true;
+		}
+	}
+	if ((a.set & ATTR_PMAX) && a.pmax && now - o->last_sent >= (uint64_t)a.pmax * 1000) {
+		notify(o, &a, true);
+	} else if (o->dirty && now - o->last_sent >= (uint64_t)a.pmin * 1000) {
+		if (conditions_met(o, &a))
+			notify(o, &a, false);
+		else
+			o->dirty = false;
+	} else if ((a.set & ATTR_EPMAX) && a.epmax &&
+		   now - o->last_eval >= (uint64_t)a.epmax * 1000) {
+		/* a periodic evaluation: values that change unannounced */
+		o->last_eval = now;
+		if (now - o->last_sent >= (uint64_t)a.pmin * 1000 && conditions_met(o, &a))
+			notify(o, &a, false);
+	}
+	if (o->used)
+		rearm(o, &a);
+}
+
+static void on_timer(struct loop_timer *t)
+{
+	eval(container_of(t, struct obs, timer), false);
+}
+
+int obs_start(struct obs_mgr *m, const uint8_t *token, size_t toklen, const struct dm_path *paths,
+	      size_t n, bool composite, int format, uint32_t *seq)
+{
+	struct obs *o = find(m, token, toklen);
+	struct attrs a;
+	size_t i;
+	double v;
+	char s[128];
+
+	if (toklen > sizeof(o->token) || n == 0 || n > OBS_MAX_PATHS)
+		return LWM_EBADREQ;
+	if (!o) {
+		for (i = 0; i < OBS_MAX && m->o[i].used; i++)
+			;
+		if (i == OBS_MAX)
+			return LWM_EINTERNAL;
+		o = &m->o[i];
+		m->n++;
+	} else {
+		loop_timer_cancel(m->ag->loop, &o->timer);
+	}
+	memset(o, 0, sizeof(*o));
+	o->m = m;
+	o->used = true;
+	o->timer.cb = on_timer;
+	memcpy(o->token, token, toklen);
+	o->toklen = toklen;
+	memcpy(o->paths, paths, n * sizeof(*paths));
+	o->npaths = n;
+	o->composite = composite;
+	o->format = format;
+	o->last_sent = o->last_eval = loop_now();
+	o->seq = 2;     /* small but not 0/1, which look like register/deregister */
+	*seq = o->seq;
+	/* the first response carries the value: it is what was last sent */
+	{
+		struct buf body;
+		struct errbuf err;
+
+		buf_init(&body);
+		if (!dm_read_encode(m->ag->dm, paths, n, composite, format, &body, &err))
+			o->last_hash = fnv1a(body.p, body.len);
+		buf_fini(&body);
+	}
+	if (numeric_value(o, &v)) {
+		o->last_val = v;
+		o->has_val = true;
+	}
+	describe(o, s, sizeof(s));
+	log_info("observation of %s started", s);
+	effective(o, &a);
+	rearm(o, &a);
+	return 0;
+}
+
+void obs_cancel(struct obs_mgr *m, const uint8_t *token, size_t toklen, const char *why)
+{
+	struct obs *o = find(m, token, toklen);
+
+	if (o)
+		drop(o, why);
+}
+
+void obs_cancel_all(struct obs_mgr *m, const char *why)
+{
+	size_t i;
+
+	for (i = 0; i < OBS_MAX; i++)
+		if (m->o[i].used)
+			drop(&m->o[i], why);
+}
+
+static bool overlaps(const struct dm_path *a, const struct dm_path *b)
+{
+	return dm_path_under(a, b) || dm_path_under(b, a);
+}
+
+void obs_changed(struct obs_mgr *m, const struct dm_path *path)
+{
+	size_t i, j;
+
+	for (i = 0; i < OBS_MAX; i++) {
+		struct obs *o = &m->o[i];
+
+		if (!o->used)
+			continue;
+		for (j = 0; j < o->npaths; j++) {
+			if (overlaps(&o->paths[j], path)) {
+				eval(o, true);
+				break;
+			}
+		}
+	}
+}
+
+size_t obs_count(const struct obs_mgr *m)
+{
+	return m->n;
+}
+
+struct obs_mgr *obs_new(struct agent *ag)
+{
+	struct obs_mgr *m = calloc(1, sizeof(*m));
+
+	if (m)
+		m->ag = ag;
+	return m;
+}
+
+void obs_free(struct obs_mgr *m)
+{
+	size_t i;
+
+	if (!m)
+		return;
+	for (i = 0; i < OBS_MAX; i++)
+		if (m->o[i].used)
+			loop_timer_cancel(m->ag->loop, &m->o[i].timer);
+	free(m);
+}
