@@ -16,6 +16,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "dm.h"
 #include "log.h"
 
 struct reader {
@@ -234,13 +235,73 @@ static int device_key(struct reader *r, const char *sec, const char *key, const 
 	return 1;
 }
 
+static struct cfg_send *send_group(struct reader *r, const char *sec)
+{
+	struct cfg *c = r->c;
+	int i;
+
+	for (i = 0; i < c->nsend; i++)
+		if (!strcmp(c->send[i].name, sec + 5))
+			return &c->send[i];
+	if (c->nsend == CFG_MAX_SEND)
+		return NULL;
+	c->send[c->nsend].name = strdup(sec + 5);
+	c->send[c->nsend].line = r->line;
+	c->send[c->nsend].period = 60;
+	return &c->send[c->nsend++];
+}
+
+/* [send.NAME] paths = /3/0/9 /3303/0/5700 ; period = 60 */
+static int send_key(struct reader *r, const char *sec, const char *key, const char *val)
+{
+	struct cfg_send *g = send_group(r, sec);
+
+	if (!g) {
+		cfg_error(r, sec, key, val, "more than %d [send.*] sections", CFG_MAX_SEND);
+		return 1;
+	}
+	if (!strcmp(key, "period"))
+		return set_u32(r, sec, key, val, &g->period, 1, 31536000);
+	if (!strcmp(key, "paths")) {
+		char *copy = strdup(val), *save = NULL, *tok;
+		int n = 0;
+
+		for (tok = strtok_r(copy, " \t,", &save); tok; tok = strtok_r(NULL, " \t,", &save)) {
+			struct dm_path p;
+			struct errbuf err;
+
+			if (dm_path_parse(tok, &p, &err) || p.len == 0) {
+				cfg_error(r, sec, key, val, "\"%s\" is not an LwM2M path like /3/0/9", tok);
+				free(copy);
+				return 1;
+			}
+			if (p.id[0] == 0) {
+				cfg_error(r, sec, key, val, "the Security object is never sent");
+				free(copy);
+				return 1;
+			}
+			n++;
+		}
+		free(copy);
+		if (!n) {
+			cfg_error(r, sec, key, val, "expected one or more paths");
+			return 1;
+		}
+		return set_str(r, &g->paths, val);
+	}
+	cfg_error(r, sec, key, val, "unknown key");
+	return 1;
+}
+
 static int handler(void *user, const char *sec, const char *key, const char *val)
 {
 	struct reader *r = user;
 	struct cfg *c = r->c;
 
+	if (!strncmp(sec, "send.", 5) && sec[5])
+		return send_key(r, sec, key, val);
 	if (strcmp(sec, "server") && strcmp(sec, "device") && strcmp(sec, "hooks") &&
-	    strcmp(sec, "state") && strcmp(sec, "log")) {
+	    strcmp(sec, "state") && strcmp(sec, "log") && strcmp(sec, "control")) {
 		/* reported once, at the header if inih tells us of it, else at
 		 * its first key */
 		if (strcmp(r->bad_section, sec)) {
@@ -270,6 +331,16 @@ static int handler(void *user, const char *sec, const char *key, const char *val
 				return 1;
 			}
 			return set_str(r, &c->state_dir, val);
+		}
+		if (!strcmp(key, "queue_max"))
+			return set_u32(r, sec, key, val, &c->queue_max, 1, 1000000);
+	} else if (!strcmp(sec, "control")) {
+		if (!strcmp(key, "socket")) {
+			if (*val != '/' || strlen(val) >= 108) {
+				cfg_error(r, sec, key, val, "expected an absolute path under 108 characters");
+				return 1;
+			}
+			return set_str(r, &c->ctl_socket, val);
 		}
 	} else if (!strcmp(sec, "log")) {
 		if (!strcmp(key, "level")) {
@@ -301,6 +372,7 @@ static void defaults(struct cfg *c)
 	c->server.default_pmin = 0;
 	c->server.default_pmax = 0;
 	c->hooks.timeout = 60;
+	c->queue_max = 1000;
 	c->log_level = LOG_INFO;
 	if (gethostname(host, sizeof(host)) == 0) {
 		host[sizeof(host) - 1] = 0;
@@ -356,6 +428,15 @@ struct cfg *cfg_load(const char *path, FILE *errf)
 		c->server.lwm2m_version = strdup("1.1");
 	if (!c->state_dir)
 		c->state_dir = strdup("/var/lib/lwm2md");
+	if (!c->ctl_socket)
+		c->ctl_socket = strdup("/run/lwm2md/lwm2md.sock");
+	for (int i = 0; i < c->nsend; i++) {
+		if (!c->send[i].paths) {
+			fprintf(errf, "%s:%d: [send.%s]: paths is missing\n", path, c->send[i].line,
+				c->send[i].name);
+			r.errors++;
+		}
+	}
 	if (r.errors)
 		goto fail;
 	return c;
@@ -388,6 +469,11 @@ void cfg_free(struct cfg *c)
 	free(c->hooks.reboot);
 	free(c->hooks.factory_reset);
 	free(c->state_dir);
+	free(c->ctl_socket);
+	for (int i = 0; i < c->nsend; i++) {
+		free(c->send[i].name);
+		free(c->send[i].paths);
+	}
 	free(c);
 }
 

@@ -41,12 +41,26 @@ struct cfg_hooks {
 	uint32_t timeout;       /* s: a hook running longer is killed */
 };
 
+/* [send.NAME]: resources sent to the server every period seconds. */
+struct cfg_send {
+	char *name;
+	char *paths;            /* space-separated LwM2M paths, checked */
+	uint32_t period;
+	int line;
+};
+
+#define CFG_MAX_SEND 16
+
 struct cfg {
 	char *path;             /* the file this was read from */
 	struct cfg_server server;
 	struct cfg_device device;
 	struct cfg_hooks hooks;
 	char *state_dir;        /* [state] dir, default /var/lib/lwm2md */
+	uint32_t queue_max;     /* [state] queue_max: Send/notification records kept offline */
+	char *ctl_socket;       /* [control] socket, default /run/lwm2md/lwm2md.sock */
+	struct cfg_send send[CFG_MAX_SEND];
+	int nsend;
 	int log_level;          /* LOG_ERR..LOG_DEBUG (syslog numbers) */
 };
 
