@@ -38,7 +38,8 @@ struct reg {
 	bool links_dirty, params_dirty, update_pending;
 	unsigned attempt, sequence;     /* Communication Retry bookkeeping */
 	void (*stop_done)(struct agent *ag);
-	uint64_t registered_at;
+	uint64_t registered_at;         /* last successful Register or Update */
+	char last_error[96];
 };
 
 static void send_register(struct reg *r);
@@ -60,6 +61,21 @@ enum reg_state reg_state(const struct reg *r)
 const char *reg_location(const struct reg *r)
 {
 	return r->location;
+}
+
+int64_t reg_lifetime_left(const struct reg *r)
+{
+	uint64_t end;
+
+	if (r->state != REG_REGISTERED && r->state != REG_UPDATING)
+		return -1;
+	end = r->registered_at + (uint64_t)r->sent_lifetime * 1000;
+	return end > loop_now() ? (int64_t)((end - loop_now()) / 1000) : 0;
+}
+
+const char *reg_last_error(const struct reg *r)
+{
+	return r->last_error;
 }
 
 /* The link list of every object and instance but Security (LwM2M 1.1
@@ -110,6 +126,7 @@ static void schedule_retry(struct reg *r, const char *why)
 	uint64_t delay;
 
 	r->state = REG_WAIT_RETRY;
+	snprintf(r->last_error, sizeof(r->last_error), "registration failed: %s", why);
 	r->attempt++;
 	if (r->attempt < srv->retry_count) {
 		/* exponential backoff within a sequence: timer * 2^(n-1) */
@@ -249,6 +266,7 @@ static void updated(void *arg, const struct coapc_answer *ans)
 		return;
 	if (ans->code == COAP_RESPONSE_CODE(204)) {
 		r->state = REG_REGISTERED;
+		r->registered_at = loop_now();
 		log_info("registration updated (location /%s, lifetime %u s)", r->location,
 			 r->sent_lifetime);
 		loop_timer_set(r->ag->loop, &r->timer, update_delay_ms(r->sent_lifetime));
@@ -262,6 +280,7 @@ static void updated(void *arg, const struct coapc_answer *ans)
 	 * way only a fresh Register is sure to put us back (LwM2M 1.1 6.2.2) */
 	log_warn("server %s: update failed: %s; registering again", r->ag->cfg->server.uri,
 		 why(ans->code, w, sizeof(w)));
+	snprintf(r->last_error, sizeof(r->last_error), "update failed: %s", w);
 	send_register(r);
 }
 

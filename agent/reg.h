@@ -37,6 +37,10 @@ void reg_stop(struct reg *r, uint32_t timeout_ms, void (*done)(struct agent *ag)
 enum reg_state reg_state(const struct reg *r);
 const char *reg_state_name(enum reg_state s);
 const char *reg_location(const struct reg *r);
+/* Seconds left of the current registration's lifetime, -1 if none. */
+int64_t reg_lifetime_left(const struct reg *r);
+/* The last registration failure ("server answered 4.00"), "" if none. */
+const char *reg_last_error(const struct reg *r);
 
 /* What the registration reads from the Server object (objects/server.c). */
 uint32_t server_obj_lifetime(struct agent *ag);
