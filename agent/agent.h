@@ -9,6 +9,8 @@ struct coapc;
 struct reg;
 struct attr_store;
 struct obs_mgr;
+struct sendq;
+struct ctl;
 
 struct agent {
 	struct cfg *cfg;
@@ -18,6 +20,8 @@ struct agent {
 	struct reg *reg;
 	struct attr_store *attrs;
 	struct obs_mgr *obs;
+	struct sendq *send;
+	struct ctl *ctl;
 	const char *cfg_path;
 	int exit_code;
 };

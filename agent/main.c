@@ -29,6 +29,7 @@
 #include "objects.h"
 #include "observe.h"
 #include "reg.h"
+#include "send.h"
 #include "store.h"
 
 #define DEFAULT_CONFIG "/etc/lwm2md/lwm2md.ini"
@@ -140,6 +141,7 @@ static void reload(struct daemon *d)
 			loop_stop(ag->loop);
 			return;
 		}
+		send_reconfigure(ag->send);
 		reg_start(ag->reg);
 		return;
 	}
@@ -147,6 +149,7 @@ static void reload(struct daemon *d)
 		 strcmp(old->server.binding, n->server.binding);
 	ag->cfg = n;
 	cfg_free(old);
+	send_reconfigure(ag->send);
 	log_info("%s: reloaded", ag->cfg_path);
 	if (params)
 		reg_params_changed(ag->reg);
@@ -289,6 +292,9 @@ int main(int argc, char **argv)
 	ag->reg = reg_new(ag);
 	if (!ag->reg)
 		goto out;
+	ag->send = send_new(ag);
+	if (!ag->send)
+		goto out;
 	log_info("lwm2md %s starting: server %s, endpoint %s", LWM_VERSION, ag->cfg->server.uri,
 		 ag->cfg->server.endpoint);
 	reg_start(ag->reg);
@@ -300,6 +306,7 @@ int main(int argc, char **argv)
 	}
 	log_info("stopped");
 out:
+	send_free(ag->send);
 	reg_free(ag->reg);
 	obs_free(ag->obs);
 	ag->obs = NULL;

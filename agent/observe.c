@@ -24,6 +24,8 @@
 #include "dm_req.h"
 #include "log.h"
 #include "loop.h"
+#include "reg.h"
+#include "send.h"
 
 struct obs {
 	struct obs_mgr *m;
@@ -186,6 +188,17 @@ static void notify(struct obs *o, const struct attrs *a, bool force)
 		return;
 	}
 	o->seq = (o->seq + 1) & 0xFFFFFF;
+	if (reg_state(ag->reg) != REG_REGISTERED && reg_state(ag->reg) != REG_UPDATING) {
+		/* offline: keep it if the server asked for that (1/0/6) */
+		if (ag->cfg->server.notification_storing)
+			send_store_notification(ag->send, o->token, o->toklen, o->seq, o->format,
+						body.p, body.len);
+		buf_fini(&body);
+		o->last_hash = h;
+		o->last_sent = loop_now();
+		o->dirty = false;
+		return;
+	}
 	rc = coapc_notify(ag->coap, o->token, o->toklen, o->seq,
 			  (a->set & ATTR_CON) ? a->con : ag->cfg->server.confirmable_notifications,
 			  COAP_RESPONSE_CODE(205), o->format, body.p, body.len);

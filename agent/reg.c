@@ -25,6 +25,7 @@
 #include "log.h"
 #include "loop.h"
 #include "observe.h"
+#include "send.h"
 
 struct reg {
 	struct agent *ag;
@@ -218,6 +219,7 @@ static void registered(void *arg, const struct coapc_answer *ans)
 		r->update_pending = false;
 		loop_timer_set(r->ag->loop, &r->change, 0);
 	}
+	send_flush(r->ag->send);
 }
 
 static void send_register(struct reg *r)
@@ -274,6 +276,7 @@ static void updated(void *arg, const struct coapc_answer *ans)
 			r->update_pending = false;
 			loop_timer_set(r->ag->loop, &r->change, 0);
 		}
+		send_flush(r->ag->send);
 		return;
 	}
 	/* 4.04 means the server forgot us; a timeout may mean the same: either

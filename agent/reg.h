@@ -45,5 +45,6 @@ const char *reg_last_error(const struct reg *r);
 /* What the registration reads from the Server object (objects/server.c). */
 uint32_t server_obj_lifetime(struct agent *ag);
 const char *server_obj_binding(struct agent *ag);
+bool server_obj_mute_send(struct agent *ag);
 
 #endif

@@ -17,6 +17,8 @@ struct sendq;
 /* Loads the queue from the state folder and arms the [send.*] schedules. */
 struct sendq *send_new(struct agent *ag);
 void send_free(struct sendq *q);
+/* Re-reads the [send.*] schedules after a config reload. */
+void send_reconfigure(struct sendq *q);
 /* Reads paths now and sends them; queued when not registered.  Returns 0,
  * LWM_ENOTALLOWED when the server muted Send (1/0/23), LWM_ENOTFOUND when no
  * path could be read, or another LWM_E* with the reason in err. */

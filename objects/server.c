@@ -228,3 +228,10 @@ const char *server_obj_binding(struct agent *ag)
 {
 	return ag->cfg->server.binding;
 }
+
+bool server_obj_mute_send(struct agent *ag)
+{
+	struct dm_obj *obj = dm_find_obj(ag->dm, 1);
+
+	return obj && container_of(obj, struct server_obj, obj)->mute_send;
+}
