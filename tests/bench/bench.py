@@ -493,6 +493,7 @@ Command: `{cmd}`
 | nproc | {m['nproc']} |
 | CPU | {m['cpu']} |
 | Kernel | {m['kernel']} |
+| Load average (1/5/15 min) | {m['load']} |
 | Date | {m['date']} |
 | Source | git {m['git']} |
 | Compiler | {b['producer']} |
@@ -530,6 +531,7 @@ def main() -> int:
         return 1
 
     t_start = time.monotonic()
+    load_start = os.getloadavg()        # other work on the machine shows in the latency tails
     try:
         with tempfile.TemporaryDirectory(prefix="lwm2md-bench-") as tmpd:
             tmp = Path(tmpd)
@@ -544,7 +546,10 @@ def main() -> int:
         print(f"\nbench: FAILED: a measurement could not be made:\n{e}", file=sys.stderr)
         return 1
 
-    text = report(cmd, machine(), b, st, r, args)
+    m = machine()
+    m["load"] = "{} at the start, {} at the end".format(
+        " / ".join(f"{x:.2f}" for x in load_start), " / ".join(f"{x:.2f}" for x in os.getloadavg()))
+    text = report(cmd, m, b, st, r, args)
     print()
     print(text[text.index("## Figures"):])
     print(f"bench: done in {time.monotonic() - t_start:.0f} s")
