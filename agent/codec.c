@@ -128,14 +128,16 @@ int codec_base64_decode(const char *s, size_t len, struct buf *out, struct errbu
 		if (n && s[n - 1] == '=')
 			n--;
 		if (len % 4)
-			return errbuf_set(err, LWM_EBADREQ, "base64 padding does not end a 4-character group");
+			return errbuf_set(err, LWM_EBADREQ,
+					  "base64 padding does not end a 4-character group");
 	}
 	if (n % 4 == 1)
 		return errbuf_set(err, LWM_EBADREQ, "base64 of %zu characters is truncated", len);
 	for (i = 0; i < n; i++) {
 		d = b64_digit(s[i]);
 		if (d < 0)
-			return errbuf_set(err, LWM_EBADREQ, "bad base64 character at offset %zu", i);
+			return errbuf_set(err, LWM_EBADREQ, "bad base64 character at offset %zu",
+					  i);
 		acc = acc << 6 | (uint32_t)d;
 		bits += 6;
 		if (bits >= 8) {

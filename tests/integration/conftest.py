@@ -175,6 +175,9 @@ def daemon(request, tmp_path, rawpeer, leshan_factory):
                 rc = None
             if rc is not None and d.expect_exit is not None and rc != d.expect_exit:
                 problems.append(f"{d.endpoint}: exit code {rc} after SIGTERM, expected {d.expect_exit}")
+        elif not d.waited and d.expect_exit is not None:
+            problems.append(f"{d.endpoint}: exited by itself during the test with {d.proc.returncode}:\n"
+                            f"{d.log_tail(60)}")
         found = d.sanitizer_report()
         if found:
             problems.append(f"{d.endpoint}: sanitizer report in the daemon's output ({found}):\n{d.log_tail(120)}")

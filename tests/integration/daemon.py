@@ -88,6 +88,7 @@ class Daemon:
         self.proc = None
         self.returncode = None
         self.expect_exit = 0       # what teardown expects; None: anything
+        self.waited = False        # the test itself waited for the exit (stop/wait/kill)
         self.write_config(config_text)
 
     @property
@@ -133,6 +134,7 @@ class Daemon:
         """Waits for exit; AssertionError if it is still running."""
         try:
             self.returncode = self.proc.wait(timeout=timeout)
+            self.waited = True
         except subprocess.TimeoutExpired:
             raise AssertionError(f"lwm2md (pid {self.proc.pid}) still running after {timeout} s\n"
                                  f"{self.log_tail()}") from None
@@ -147,6 +149,7 @@ class Daemon:
         return self.wait(timeout)
 
     def kill(self):
+        self.waited = True
         if self.alive():
             self.proc.kill()
             self.proc.wait(timeout=10)

@@ -92,6 +92,22 @@ def test_update_goes_to_location_and_deregister_on_sigterm(raw):
     assert d.wait(5) == 0
 
 
+def test_disable_answers_then_deregisters_then_registers_again(raw):
+    """Execute 1/0/4: the 2.04 goes out before the Deregister; after the
+    Disable Timeout (1/0/5) the client registers again."""
+    peer, d = raw
+    expect(peer, d, PUT, "/1/0/5", CHANGED, b"2", cf=CF_TEXT)
+    t0 = time.time()
+    r = expect(peer, d, POST, "/1/0/4", CHANGED)
+    dereg = peer.wait_deregister(timeout=10, after=t0)
+    rx = [(i, m) for i, (_, way, _, m) in enumerate(list(peer.log)) if way == "rx" and isinstance(m, rp.Msg)]
+    i_resp = next(i for i, m in rx if m.token == r.token and m.is_response)
+    i_dereg = next(i for i, m in rx if m is dereg)
+    assert i_resp < i_dereg, "the Deregister arrived before the response to Execute 1/0/4"
+    again = peer.wait_register(timeout=30, after=t0)
+    assert again.ep == d.endpoint
+
+
 def test_lifetime_write_reaches_update_query(raw):
     peer, d = raw
     t0 = time.time()
