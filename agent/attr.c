@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "log.h"
+#include "store.h"
+
 struct entry {
 	struct entry *next;
 	struct dm_path path;
@@ -20,7 +23,10 @@ struct entry {
 
 struct attr_store {
 	struct entry *list;
+	char *dir;
 };
+
+#define ATTR_FILE "attributes.json"
 
 static const struct {
 	const char *name;
@@ -34,9 +40,40 @@ static const struct {
 	{ "hqmax", ATTR_HQMAX, false }, { "edge", ATTR_EDGE, false },
 };
 
-struct attr_store *attr_store_new(void)
+static void persist(struct attr_store *s)
 {
-	return calloc(1, sizeof(struct attr_store));
+	struct errbuf err;
+	struct buf b;
+
+	if (!s->dir)
+		return;
+	buf_init(&b);
+	if (!attr_save(s, &b) && store_write(s->dir, ATTR_FILE, b.p, b.len, &err))
+		log_warn("attributes: %s", err.msg);
+	buf_fini(&b);
+}
+
+struct attr_store *attr_store_new(const char *dir)
+{
+	struct attr_store *s = calloc(1, sizeof(struct attr_store));
+	struct errbuf err;
+	struct buf b;
+	int rc;
+
+	if (!s || !dir)
+		return s;
+	s->dir = strdup(dir);
+	buf_init(&b);
+	rc = store_read(dir, ATTR_FILE, &b, &err);
+	if (!rc && attr_load(s, (const char *)b.p, b.len, &err)) {
+		log_warn("attributes: %s/%s: %s; starting without attributes", dir, ATTR_FILE,
+			 err.msg);
+		attr_forget(s, &(struct dm_path){ .len = 0 });
+	}
+	else if (rc && rc != -ENOENT)
+		log_warn("attributes: %s", err.msg);
+	buf_fini(&b);
+	return s;
 }
 
 void attr_store_free(struct attr_store *s)
@@ -49,6 +86,7 @@ void attr_store_free(struct attr_store *s)
 		n = e->next;
 		free(e);
 	}
+	free(s->dir);
 	free(s);
 }
 
@@ -245,6 +283,7 @@ int attr_write(struct attr_store *s, struct dm *dm, const struct dm_path *path,
 	}
 	if (!nw.set) {
 		attr_forget(s, path);
+		persist(s);
 		return 0;
 	}
 	if (!e) {
@@ -256,6 +295,7 @@ int attr_write(struct attr_store *s, struct dm *dm, const struct dm_path *path,
 		s->list = e;
 	}
 	e->a = nw;
+	persist(s);
 	return 0;
 }
 
@@ -263,14 +303,19 @@ void attr_forget(struct attr_store *s, const struct dm_path *path)
 {
 	struct entry **pp = &s->list, *e;
 
+	bool any = false;
+
 	while ((e = *pp)) {
 		if (dm_path_under(&e->path, path)) {
 			*pp = e->next;
 			free(e);
+			any = true;
 		} else {
 			pp = &e->next;
 		}
 	}
+	if (any)
+		persist(s);
 }
 
 void attr_format(const struct attr_store *s, const struct dm_path *path, struct buf *out)

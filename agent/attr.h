@@ -36,7 +36,9 @@ struct attrs {
 
 struct attr_store;
 
-struct attr_store *attr_store_new(void);
+/* dir: the state folder where the attributes are kept across restarts
+ * (attributes.json, loaded here, rewritten after every change), or NULL. */
+struct attr_store *attr_store_new(const char *dir);
 void attr_store_free(struct attr_store *s);
 /* Applies a Write-Attributes query ("pmin=10&pmax=60&gt", a bare name unsets)
  * to path after checking it: names, values, numeric-only attributes on

@@ -72,16 +72,32 @@ struct coapc {
 	size_t nres;
 	struct dedup dedup[DEDUP_SLOTS];
 	unsigned dedup_next;
+	struct {
+		coap_mid_t mid;
+		uint8_t token[8];
+		size_t toklen;
+	} non[32];                      /* recent NON notifications, for Resets */
+	unsigned non_next;
 };
 
 static struct coapc *the_coapc;   /* libcoap's handlers carry no user pointer in 4.3.1 */
 
 /* ---- logging ---------------------------------------------------------- */
 
+static void on_non_reset(struct coapc *c, coap_mid_t mid);
+
 static void coap_log_cb(coap_log_t level, const char *message)
 {
 	size_t n = strlen(message);
+	unsigned mid;
 
+	/* libcoap 4.3.1 reports a Reset to a NON message only in its log: a
+	 * Reset to a NON notification is how a server says "stop" (RFC 7641
+	 * 3.6), so it is picked up here */
+	if (the_coapc && sscanf(message, "got RST for mid=0x%x", &mid) == 1) {
+		on_non_reset(the_coapc, (coap_mid_t)mid);
+		return;
+	}
 	while (n && message[n - 1] == '\n')
 		n--;
 	/* libcoap's own chatter stays at debug unless it is an error */
@@ -125,6 +141,16 @@ static void on_fd(struct loop_fd *lf, uint32_t revents)
 static void on_timer(struct loop_timer *t)
 {
 	process(container_of(t, struct coapc, timer));
+}
+
+uint16_t coapc_local_port(const struct coapc *c)
+{
+	const coap_address_t *a = coap_session_get_addr_local(c->session);
+
+	if (!a)
+		return 0;
+	return ntohs(a->addr.sa.sa_family == AF_INET6 ? a->addr.sin6.sin6_port :
+		     a->addr.sin.sin_port);
 }
 
 int coapc_after_response(struct coapc *c, void (*fn)(struct agent *ag, void *arg), void *arg)
@@ -559,11 +585,27 @@ fail_sent:
 	return -ENOMEM;
 }
 
+static void on_non_reset(struct coapc *c, coap_mid_t mid)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(c->non) / sizeof(c->non[0]); i++) {
+		if (c->non[i].toklen && c->non[i].mid == mid) {
+			size_t toklen = c->non[i].toklen;
+
+			c->non[i].toklen = 0;
+			obs_cancel(c->ag->obs, c->non[i].token, toklen, "Reset by the server");
+			return;
+		}
+	}
+}
+
 int coapc_notify(struct coapc *c, const uint8_t *token, size_t toklen, uint32_t seq, bool con,
 		 int code, int format, const uint8_t *payload, size_t len)
 {
 	coap_pdu_t *pdu;
 	unsigned char b[4];
+	coap_mid_t mid;
 
 	pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON, (coap_pdu_code_t)code,
 			    coap_new_message_id(c->session), coap_session_max_pdu_size(c->session));
@@ -577,9 +619,17 @@ int coapc_notify(struct coapc *c, const uint8_t *token, size_t toklen, uint32_t 
 		coap_delete_pdu(pdu);
 		return -EMSGSIZE;
 	}
-	if (coap_send(c->session, pdu) == COAP_INVALID_MID) {
+	mid = coap_send(c->session, pdu);
+	if (mid == COAP_INVALID_MID) {
 		arm(c);
 		return -EIO;
+	}
+	if (!con && toklen <= 8) {
+		unsigned k = c->non_next++ % (sizeof(c->non) / sizeof(c->non[0]));
+
+		c->non[k].mid = mid;
+		memcpy(c->non[k].token, token, toklen);
+		c->non[k].toklen = toklen;
 	}
 	arm(c);
 	return 0;
@@ -620,10 +670,10 @@ static int resolve(const struct cfg_server *srv, coap_address_t *dst)
 	return 0;
 }
 
-struct coapc *coapc_new(struct agent *ag)
+struct coapc *coapc_new(struct agent *ag, uint16_t local_port)
 {
 	struct coapc *c = calloc(1, sizeof(*c));
-	coap_address_t dst;
+	coap_address_t dst, local;
 
 	if (!c)
 		return NULL;
@@ -644,7 +694,22 @@ struct coapc *coapc_new(struct agent *ag)
 	coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
 	coap_register_response_handler(c->ctx, on_response);
 	coap_register_nack_handler(c->ctx, on_nack);
-	c->session = coap_new_client_session(c->ctx, NULL, &dst, COAP_PROTO_UDP);
+	if (local_port) {
+		/* the port of the registration being resumed: the server keeps
+		 * its observations for that address */
+		coap_address_init(&local);
+		local.size = dst.size;
+		local.addr.sa.sa_family = dst.addr.sa.sa_family;
+		if (dst.addr.sa.sa_family == AF_INET6)
+			local.addr.sin6.sin6_port = htons(local_port);
+		else
+			local.addr.sin.sin_port = htons(local_port);
+		c->session = coap_new_client_session(c->ctx, &local, &dst, COAP_PROTO_UDP);
+		if (!c->session)
+			log_info("cannot bind UDP port %u again; using another", local_port);
+	}
+	if (!c->session)
+		c->session = coap_new_client_session(c->ctx, NULL, &dst, COAP_PROTO_UDP);
 	if (!c->session) {
 		log_err("server %s: cannot open a UDP session", ag->cfg->server.uri);
 		goto fail;

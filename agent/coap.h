@@ -24,8 +24,11 @@ struct coapc_answer {
 typedef void (*coapc_cb)(void *arg, const struct coapc_answer *ans);
 
 /* Creates the context and the session to ag->cfg's server; 0 or -errno with
- * the cause logged.  Requests from the server go to ag->dm. */
-struct coapc *coapc_new(struct agent *ag);
+ * the cause logged.  Requests from the server go to ag->dm.  local_port:
+ * bind this port (0: any), falling back to any if it is taken. */
+struct coapc *coapc_new(struct agent *ag, uint16_t local_port);
+/* The UDP port our session uses (saved with the registration). */
+uint16_t coapc_local_port(const struct coapc *c);
 void coapc_free(struct coapc *c);
 /* Sends a confirmable request; path is "rd" or "rd/5a3f", query without '?'
  * ("ep=x&lt=60"), fmt a Content-Format or -1.  cb is called exactly once,

@@ -35,8 +35,11 @@ int codec_encode(int fmt, const struct dm_path *base, const struct dm_recs *recs
 	case LWM_FMT_SENML_CBOR:
 		rc = codec_senml_cbor_encode(base, recs, out, err);
 		break;
+	case LWM_FMT_LWM2M_CBOR:
+		rc = codec_lwm2m_cbor_encode(base, recs, out, err);
+		break;
 	default:
-		/* LwM2M CBOR, the 1.0 JSON, plain CBOR and link format (which is
+		/* the 1.0 JSON, plain CBOR and link format (which is
 		 * Discover's, not a value format) are not produced (yet) */
 		return errbuf_set(err, LWM_ENOTACCEPT, "content format %d is not supported", fmt);
 	}
@@ -65,6 +68,8 @@ int codec_decode(int fmt, const struct dm_path *base, const uint8_t *p, size_t l
 		return codec_senml_json_decode(base, p, len, recs, err);
 	case LWM_FMT_SENML_CBOR:
 		return codec_senml_cbor_decode(base, p, len, recs, err);
+	case LWM_FMT_LWM2M_CBOR:
+		return codec_lwm2m_cbor_decode(base, p, len, recs, err);
 	default:
 		return errbuf_set(err, LWM_EFORMAT, "content format %d is not supported", fmt);
 	}

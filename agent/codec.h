@@ -50,6 +50,14 @@ int codec_decode(int fmt, const struct dm_path *base, const uint8_t *p, size_t l
  *    instances", so a replacing Write empties it.  Encoders accept the same
  *    marker at len 3 (TLV: an empty Multiple Resource) and at len 2 (TLV: an
  *    empty Object Instance); SenML encoders skip value-less records.
+ *  - LwM2M CBOR values come back typed as the CBOR item was (an integer is
+ *    DM_T_INT, or DM_T_UINT above INT64_MAX; text is DM_T_STRING, Objlnk
+ *    included; tag 1 makes DM_T_TIME).  A null decodes to a DM_T_NONE record
+ *    (raw DM_RAW_NONE) at its path, at any depth: in a Write-Composite it
+ *    asks to delete that resource instance (LwM2M 1.2), in a composite
+ *    request it names a path.  An empty map below the root decodes the same
+ *    way (a node holding nothing, like TLV's empty Multiple Resource).  The
+ *    encoder skips value-less records, as SenML's do.
  *  - TLV sent to an object path (Create) may hold the new instance's
  *    resources without an Object Instance TLV around them; their records
  *    then have id[1] = DM_NONE: the client picks the instance id.
@@ -68,6 +76,8 @@ int codec_senml_json_encode(const struct dm_path *base, const struct dm_recs *re
 int codec_senml_json_decode(const struct dm_path *base, const uint8_t *p, size_t len, struct dm_recs *recs, struct errbuf *err);
 int codec_senml_cbor_encode(const struct dm_path *base, const struct dm_recs *recs, struct buf *out, struct errbuf *err);
 int codec_senml_cbor_decode(const struct dm_path *base, const uint8_t *p, size_t len, struct dm_recs *recs, struct errbuf *err);
+int codec_lwm2m_cbor_encode(const struct dm_path *base, const struct dm_recs *recs, struct buf *out, struct errbuf *err);
+int codec_lwm2m_cbor_decode(const struct dm_path *base, const uint8_t *p, size_t len, struct dm_recs *recs, struct errbuf *err);
 
 /* Base64 (RFC 4648) for Opaque values: text/plain uses the standard alphabet
  * with padding, SenML JSON "vd" base64url without padding (RFC 8428 4.3).

@@ -136,7 +136,8 @@ int codec_senml_cbor_encode(const struct dm_path *base, const struct dm_recs *re
 			continue;
 		codec_senml_n(base, &r->path, n, sizeof(n));
 		if (!*n && bn[strlen(bn) - 1] == '/' && base->len)
-			return errbuf_set(err, LWM_EINTERNAL, "%s has a value and values below it", bn);
+			return errbuf_set(err, LWM_EINTERNAL, "%s has a value and values below it",
+					  bn);
 		put_head(out, cbor_encode_map_start, first + !!*n + 1 + !!r->time);
 		if (first) {
 			put_int(out, L_BN);
@@ -331,8 +332,8 @@ static void set_key(struct cdec *c, const struct item *it)
 	else if (it->kind == I_TEXT && it->len == 3 && !memcmp(it->p, "vlo", 3))
 		c->key = L_VLO;
 	else if (it->kind == I_TEXT && it->len && it->p[it->len - 1] == '_')
-		return fail(c, "label \"%.*s\" is not understood", (int)(it->len > 32 ? 32 : it->len),
-			    it->p);
+		return fail(c, "label \"%.*s\" is not understood",
+			    (int)(it->len > 32 ? 32 : it->len), it->p);
 	else if (it->kind == I_TEXT)
 		c->key = L_OTHER;
 	else

@@ -32,8 +32,8 @@ static int set(json_t *o, const char *key, json_t *v, const struct dm_rec *r, co
 	char ps[DM_PATH_STR_MAX];
 
 	if (!v)
-		return errbuf_set(err, LWM_EINTERNAL, "%s %s", dm_path_str(&r->path, ps, sizeof(ps)),
-				  why);
+		return errbuf_set(err, LWM_EINTERNAL, "%s %s",
+				  dm_path_str(&r->path, ps, sizeof(ps)), why);
 	if (json_object_set_new(o, key, v))
 		return errbuf_set(err, LWM_EINTERNAL, "out of memory");
 	return 0;
@@ -109,7 +109,8 @@ int codec_senml_json_encode(const struct dm_path *base, const struct dm_recs *re
 			continue;
 		codec_senml_n(base, &r->path, n, sizeof(n));
 		if (!*n && bn[strlen(bn) - 1] == '/' && base->len) {
-			rc = errbuf_set(err, LWM_EINTERNAL, "%s has a value and values below it", bn);
+			rc = errbuf_set(err, LWM_EINTERNAL, "%s has a value and values below it",
+					bn);
 			goto fail;
 		}
 		o = json_object();

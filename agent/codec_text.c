@@ -18,7 +18,8 @@ int codec_text_encode(const struct dm_path *base, const struct dm_recs *recs, st
 	int rc;
 
 	if (base->len < 3)
-		return errbuf_set(err, LWM_ENOTACCEPT, "text/plain cannot carry %s, only a resource",
+		return errbuf_set(err, LWM_ENOTACCEPT,
+				  "text/plain cannot carry %s, only a resource",
 				  dm_path_str(base, ps, sizeof(ps)));
 	rc = codec_check_recs(base, recs, err);
 	if (rc)

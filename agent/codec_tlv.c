@@ -231,7 +231,8 @@ static int dec_top(struct dec *d, const struct dm_path *base, const uint8_t *p, 
 			if (t.type == TLV_OI) {
 				/* some servers wrap a write to /o/i in its instance */
 				if (t.id != base->id[1])
-					return misplaced(d, &t, "in a payload for another instance");
+					return misplaced(d, &t,
+							 "in a payload for another instance");
 				if (ntop > 1 || p != end)
 					return misplaced(d, &t, "beside other TLVs");
 				up = dm_path_make(1, base->id[0]);
@@ -468,7 +469,8 @@ static int put_resource(struct enc *e, const struct dm_rec *r, size_t n)
 	}
 	for (i = 0; i < n; i++) {
 		if (r[i].path.len != 4 || r[i].v.type == DM_T_NONE)
-			return errbuf_set(e->err, LWM_EINTERNAL, "bad record %s in a multiple resource",
+			return errbuf_set(e->err, LWM_EINTERNAL,
+					  "bad record %s in a multiple resource",
 					  dm_path_str(&r[i].path, ps, sizeof(ps)));
 		rc = put_value(&count, TLV_RI, r[i].path.id[3], &r[i].v);
 		if (rc)
@@ -492,8 +494,9 @@ static int put_resources(struct enc *e, const struct dm_rec *r, size_t n)
 			i++;
 			continue;
 		}
-		for (j = i + 1; j < n && r[j].path.len >= 3 && r[j].path.id[2] == r[i].path.id[2]; j++)
-			;
+		j = i + 1;
+		while (j < n && r[j].path.len >= 3 && r[j].path.id[2] == r[i].path.id[2])
+			j++;
 		rc = put_resource(e, r + i, j - i);
 		if (rc)
 			return rc;

@@ -133,7 +133,7 @@ static void reload(struct daemon *d)
 		coapc_free(ag->coap);
 		ag->cfg = n;
 		cfg_free(old);
-		ag->coap = coapc_new(ag);
+		ag->coap = coapc_new(ag, 0);
 		ag->reg = ag->coap ? reg_new(ag) : NULL;
 		if (!ag->reg) {
 			log_err("cannot set up the new server; exiting");
@@ -279,14 +279,14 @@ int main(int argc, char **argv)
 		log_warn("state folder: %s; state will not survive a restart", err.msg);
 	ag->loop = loop_new();
 	ag->dm = dm_new();
-	ag->attrs = attr_store_new();
+	ag->attrs = attr_store_new(ag->cfg->state_dir);
 	ag->obs = obs_new(ag);
 	if (!ag->loop || !ag->dm || !ag->attrs || !ag->obs || signals_init(&d) || objects_init(&d))
 		goto out;
 	dm_set_links_hook(ag->dm, links_changed, ag);
 	dm_set_changed_hook(ag->dm, values_changed, ag);
 	dm_set_attrs(ag->dm, ag->attrs);
-	ag->coap = coapc_new(ag);
+	ag->coap = coapc_new(ag, reg_saved_port(ag));
 	if (!ag->coap)
 		goto out;
 	ag->reg = reg_new(ag);
@@ -297,7 +297,10 @@ int main(int argc, char **argv)
 		goto out;
 	log_info("lwm2md %s starting: server %s, endpoint %s", LWM_VERSION, ag->cfg->server.uri,
 		 ag->cfg->server.endpoint);
-	reg_start(ag->reg);
+	if (reg_start(ag->reg))
+		obs_restore(ag->obs);
+	else
+		obs_forget_saved(ag->obs);
 	sd_notify(0, "READY=1");
 	ag->exit_code = 0;
 	if (loop_run(ag->loop) < 0) {

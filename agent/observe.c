@@ -10,6 +10,7 @@
  * wait for have no timer armed: an idle observation costs no wakeups. */
 #include "observe.h"
 
+#include <jansson.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,6 +27,7 @@
 #include "loop.h"
 #include "reg.h"
 #include "send.h"
+#include "store.h"
 
 struct obs {
 	struct obs_mgr *m;
@@ -51,7 +53,45 @@ struct obs_mgr {
 	size_t n;
 };
 
+#define OBS_FILE "observations.json"
+
 static void eval(struct obs *o, bool changed);
+
+/* Rewrites observations.json: a daemon restarted within the registration's
+ * lifetime carries on notifying the same tokens. */
+static void save(struct obs_mgr *m)
+{
+	json_t *arr = json_array();
+	struct errbuf err;
+	char *txt, hex[17], p[32];
+	size_t i, j, k;
+
+	if (!arr)
+		return;
+	for (i = 0; i < OBS_MAX; i++) {
+		const struct obs *o = &m->o[i];
+		json_t *paths = json_array();
+
+		if (!o->used) {
+			json_decref(paths);
+			continue;
+		}
+		for (k = 0; k < o->toklen; k++)
+			snprintf(hex + 2 * k, 3, "%02x", o->token[k]);
+		hex[2 * o->toklen] = 0;
+		for (j = 0; j < o->npaths; j++)
+			json_array_append_new(paths, json_string(dm_path_str(&o->paths[j], p,
+									      sizeof(p))));
+		json_array_append_new(arr, json_pack("{s:s, s:o, s:b, s:i, s:i}", "token", hex,
+						     "paths", paths, "composite", o->composite,
+						     "format", o->format, "seq", (int)o->seq));
+	}
+	txt = json_dumps(arr, JSON_COMPACT);
+	json_decref(arr);
+	if (txt && store_write(m->ag->cfg->state_dir, OBS_FILE, txt, strlen(txt), &err))
+		log_warn("observations: %s", err.msg);
+	free(txt);
+}
 
 static uint64_t fnv1a(const uint8_t *p, size_t len)
 {
@@ -96,6 +136,7 @@ static void drop(struct obs *o, const char *why)
 	loop_timer_cancel(o->m->ag->loop, &o->timer);
 	o->used = false;
 	o->m->n--;
+	save(o->m);
 }
 
 static void effective(struct obs *o, struct attrs *a)
@@ -326,7 +367,76 @@ int obs_start(struct obs_mgr *m, const uint8_t *token, size_t toklen, const stru
 	log_info("observation of %s started", s);
 	effective(o, &a);
 	rearm(o, &a);
+	save(m);
 	return 0;
+}
+
+void obs_restore(struct obs_mgr *m)
+{
+	struct errbuf err;
+	json_error_t jerr;
+	json_t *arr, *it;
+	struct buf b;
+	size_t i, n = 0;
+
+	buf_init(&b);
+	if (store_read(m->ag->cfg->state_dir, OBS_FILE, &b, &err)) {
+		buf_fini(&b);
+		return;
+	}
+	arr = json_loadb((const char *)b.p, b.len, 0, &jerr);
+	buf_fini(&b);
+	if (!json_is_array(arr)) {
+		log_warn("observations: %s/%s is damaged; the server must observe again",
+			 m->ag->cfg->state_dir, OBS_FILE);
+		json_decref(arr);
+		return;
+	}
+	json_array_foreach(arr, i, it) {
+		struct dm_path paths[OBS_MAX_PATHS];
+		const char *hex;
+		json_t *jp, *x;
+		int composite, format, seq;
+		uint8_t tok[8];
+		size_t toklen, j, np = 0;
+		uint32_t s0;
+		bool ok = true;
+
+		if (json_unpack(it, "{s:s, s:o, s:b, s:i, s:i}", "token", &hex, "paths", &jp,
+				"composite", &composite, "format", &format, "seq", &seq) ||
+		    !json_is_array(jp) || strlen(hex) % 2 || strlen(hex) > 16) {
+			log_warn("observations: entry %zu is damaged; skipped", i);
+			continue;
+		}
+		toklen = strlen(hex) / 2;
+		for (j = 0; j < toklen; j++) {
+			unsigned v;
+
+			ok = ok && sscanf(hex + 2 * j, "%2x", &v) == 1;
+			tok[j] = (uint8_t)v;
+		}
+		json_array_foreach(jp, j, x)
+			if (np < OBS_MAX_PATHS && json_is_string(x) &&
+			    !dm_path_parse(json_string_value(x), &paths[np], &err))
+				np++;
+		if (!ok || !np || obs_start(m, tok, toklen, paths, np, composite, format, &s0))
+			continue;
+		/* keep the sequence growing for the server's freshness check */
+		for (j = 0; j < OBS_MAX; j++)
+			if (m->o[j].used && m->o[j].toklen == toklen &&
+			    !memcmp(m->o[j].token, tok, toklen))
+				m->o[j].seq = (uint32_t)seq + 1;
+		n++;
+	}
+	json_decref(arr);
+	if (n)
+		log_info("observations: %zu carried over from before the restart", n);
+	save(m);
+}
+
+void obs_forget_saved(struct obs_mgr *m)
+{
+	store_remove(m->ag->cfg->state_dir, OBS_FILE);
 }
 
 void obs_cancel(struct obs_mgr *m, const uint8_t *token, size_t toklen, const char *why)

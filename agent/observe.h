@@ -32,5 +32,9 @@ void obs_cancel_all(struct obs_mgr *m, const char *why);
  * came or went): observers of overlapping paths are evaluated. */
 void obs_changed(struct obs_mgr *m, const struct dm_path *path);
 size_t obs_count(const struct obs_mgr *m);
+/* Takes up the observations a previous run kept (call only when its
+ * registration was resumed); obs_forget_saved() drops them instead. */
+void obs_restore(struct obs_mgr *m);
+void obs_forget_saved(struct obs_mgr *m);
 
 #endif

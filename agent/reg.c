@@ -12,6 +12,7 @@
 #include "reg.h"
 
 #include <errno.h>
+#include <jansson.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +27,7 @@
 #include "loop.h"
 #include "observe.h"
 #include "send.h"
+#include "store.h"
 
 struct reg {
 	struct agent *ag;
@@ -43,7 +45,92 @@ struct reg {
 	char last_error[96];
 };
 
+#define REG_FILE "registration.json"
+
 static void send_register(struct reg *r);
+
+/* Keeps what a restarted daemon needs to carry on with this registration
+ * (LwM2M allows Updates to a location for as long as its lifetime runs). */
+static void save(struct reg *r)
+{
+	const struct cfg_server *srv = &r->ag->cfg->server;
+	struct errbuf err;
+	json_t *j;
+	char *txt;
+
+	j = json_pack("{s:s, s:s, s:s, s:i, s:I, s:i}", "server", srv->uri, "endpoint",
+		      srv->endpoint, "location", r->location, "lifetime", (int)r->sent_lifetime,
+		      "at", (json_int_t)loop_wall(), "port", (int)coapc_local_port(r->ag->coap));
+	txt = j ? json_dumps(j, JSON_COMPACT) : NULL;
+	json_decref(j);
+	if (txt && store_write(r->ag->cfg->state_dir, REG_FILE, txt, strlen(txt), &err))
+		log_warn("registration: %s", err.msg);
+	free(txt);
+}
+
+static void forget_saved(struct reg *r)
+{
+	store_remove(r->ag->cfg->state_dir, REG_FILE);
+}
+
+uint16_t reg_saved_port(struct agent *ag)
+{
+	struct errbuf err;
+	json_error_t jerr;
+	struct buf b;
+	json_t *j;
+	int port = 0;
+
+	buf_init(&b);
+	if (!store_read(ag->cfg->state_dir, REG_FILE, &b, &err)) {
+		j = json_loadb((const char *)b.p, b.len, 0, &jerr);
+		if (json_unpack(j, "{s:i}", "port", &port) || port < 0 || port > 65535)
+			port = 0;
+		json_decref(j);
+	}
+	buf_fini(&b);
+	return (uint16_t)port;
+}
+
+/* A registration an earlier run left, if it is for this server and
+ * endpoint and its lifetime has not run out: 1 if restored. */
+static int restore(struct reg *r)
+{
+	const struct cfg_server *srv = &r->ag->cfg->server;
+	const char *server, *ep, *loc;
+	json_int_t at;
+	struct errbuf err;
+	json_error_t jerr;
+	struct buf b;
+	json_t *j;
+	int lt, rc = 0;
+
+	buf_init(&b);
+	if (store_read(r->ag->cfg->state_dir, REG_FILE, &b, &err)) {
+		buf_fini(&b);
+		return 0;
+	}
+	j = json_loadb((const char *)b.p, b.len, 0, &jerr);
+	buf_fini(&b);
+	if (!j || json_unpack(j, "{s:s, s:s, s:s, s:i, s:I}", "server", &server, "endpoint", &ep,
+			      "location", &loc, "lifetime", &lt, "at", &at) ||
+	    !*loc || strlen(loc) >= sizeof(r->location) || lt <= 0) {
+		log_warn("registration: %s/%s is damaged; registering anew",
+			 r->ag->cfg->state_dir, REG_FILE);
+	} else if (strcmp(server, srv->uri) || strcmp(ep, srv->endpoint)) {
+		log_info("registration: the saved one is for another server or endpoint");
+	} else if (loop_wall() >= at + (json_int_t)lt * 1000 || loop_wall() < at) {
+		log_info("registration: the saved one has expired");
+	} else {
+		snprintf(r->location, sizeof(r->location), "%s", loc);
+		r->sent_lifetime = (uint32_t)lt;
+		rc = 1;
+	}
+	json_decref(j);
+	if (!rc)
+		forget_saved(r);
+	return rc;
+}
 static void send_update(struct reg *r);
 
 const char *reg_reg_state_name(enum reg_state s)
@@ -214,6 +301,7 @@ static void registered(void *arg, const struct coapc_answer *ans)
 	r->registered_at = loop_now();
 	log_info("registered with %s as %s (location /%s, lifetime %u s)", srv->uri, srv->endpoint,
 		 r->location, r->sent_lifetime);
+	save(r);
 	loop_timer_set(r->ag->loop, &r->timer, update_delay_ms(r->sent_lifetime));
 	if (r->update_pending) {
 		r->update_pending = false;
@@ -271,6 +359,7 @@ static void updated(void *arg, const struct coapc_answer *ans)
 		r->registered_at = loop_now();
 		log_info("registration updated (location /%s, lifetime %u s)", r->location,
 			 r->sent_lifetime);
+		save(r);
 		loop_timer_set(r->ag->loop, &r->timer, update_delay_ms(r->sent_lifetime));
 		if (r->update_pending) {
 			r->update_pending = false;
@@ -366,6 +455,7 @@ static void deregistered(void *arg, const struct coapc_answer *ans)
 	else
 		log_warn("de-register: %s", why(ans->code, w, sizeof(w)));
 	r->location[0] = 0;
+	forget_saved(r);
 	if (r->state == REG_DEREGISTERING)
 		r->state = REG_IDLE;
 	stop_finish(r);
@@ -437,10 +527,22 @@ void reg_disable(struct reg *r, uint32_t seconds)
 
 /* ---- life ------------------------------------------------------------- */
 
-void reg_start(struct reg *r)
+bool reg_start(struct reg *r)
 {
 	r->attempt = r->sequence = 0;
+	if (restore(r)) {
+		/* carry on: an Update (with the links, which may have changed
+		 * while we were down) instead of a new Register */
+		log_info("registration: resuming location /%s after a restart", r->location);
+		r->state = REG_REGISTERED;
+		r->registered_at = loop_now();
+		snprintf(r->sent_binding, sizeof(r->sent_binding), "%s", server_obj_binding(r->ag));
+		r->links_dirty = true;
+		send_update(r);
+		return true;
+	}
 	send_register(r);
+	return false;
 }
 
 struct reg *reg_new(struct agent *ag)

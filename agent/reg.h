@@ -21,8 +21,9 @@ enum reg_state {
 
 struct reg *reg_new(struct agent *ag);
 void reg_free(struct reg *r);
-/* Starts registering (now). */
-void reg_start(struct reg *r);
+/* Starts registering now: an Update to the location a previous run saved if
+ * it is still within its lifetime (returns true), else a Register. */
+bool reg_start(struct reg *r);
 /* Sends an Update now (Registration Update Trigger, lwm2mctl update). */
 void reg_update_now(struct reg *r);
 /* Something in the Update's parameters changed: links (instances created
@@ -34,6 +35,9 @@ void reg_disable(struct reg *r, uint32_t seconds);
 /* De-registers, then calls done (also when the server does not answer
  * within timeout_ms, or when there is no registration). */
 void reg_stop(struct reg *r, uint32_t timeout_ms, void (*done)(struct agent *ag));
+/* The local UDP port of a saved registration (0 if none), so that a resumed
+ * registration keeps the address the server knows. */
+uint16_t reg_saved_port(struct agent *ag);
 enum reg_state reg_state(const struct reg *r);
 const char *reg_state_name(enum reg_state s);
 const char *reg_location(const struct reg *r);

@@ -504,7 +504,8 @@ static int from_text(const struct dm_value *in, enum dm_type want, struct dm_val
 		return 0;
 	case DM_T_OBJLNK:
 		if (!parse_objlnk(p, len, out))
-			return errbuf_set(err, LWM_EBADREQ, "expected an object link \"oid:iid\", got %s",
+			return errbuf_set(err, LWM_EBADREQ,
+					  "expected an object link \"oid:iid\", got %s",
 					  quote(q, sizeof(q), p, len));
 		return 0;
 	case DM_T_NONE:
@@ -620,7 +621,8 @@ static int from_typed(const struct dm_value *in, enum dm_type want, struct dm_va
 
 			if (parse_objlnk(in->bytes.p, in->bytes.len, out))
 				return 0;
-			return errbuf_set(err, LWM_EBADREQ, "expected an object link \"oid:iid\", got %s",
+			return errbuf_set(err, LWM_EBADREQ,
+					  "expected an object link \"oid:iid\", got %s",
 					  quote(q, sizeof(q), in->bytes.p, in->bytes.len));
 		}
 		break;
