@@ -201,8 +201,8 @@ static int server_key(struct reader *r, const char *sec, const char *key, const 
 	if (!strcmp(key, "sequence_retry_count"))
 		return set_u32(r, sec, key, val, &s->sequence_retry_count, 1, 255);
 	if (!strcmp(key, "lwm2m_version")) {
-		if (strcmp(val, "1.1")) {
-			cfg_error(r, sec, key, val, "expected 1.1");
+		if (strcmp(val, "1.1") && strcmp(val, "1.2")) {
+			cfg_error(r, sec, key, val, "expected 1.1 or 1.2");
 			return 1;
 		}
 		return set_str(r, &s->lwm2m_version, val);

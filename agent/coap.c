@@ -78,6 +78,7 @@ struct coapc {
 		size_t toklen;
 	} non[32];                      /* recent NON notifications, for Resets */
 	unsigned non_next;
+	uint64_t last_tx;               /* when we last sent anything of our own */
 };
 
 static struct coapc *the_coapc;   /* libcoap's handlers carry no user pointer in 4.3.1 */
@@ -141,6 +142,11 @@ static void on_fd(struct loop_fd *lf, uint32_t revents)
 static void on_timer(struct loop_timer *t)
 {
 	process(container_of(t, struct coapc, timer));
+}
+
+uint64_t coapc_last_tx(const struct coapc *c)
+{
+	return c->last_tx;
 }
 
 uint16_t coapc_local_port(const struct coapc *c)
@@ -566,6 +572,7 @@ int coapc_request(struct coapc *c, int method, const char *path, const char *que
 	p->cb = cb;
 	p->arg = arg;
 	snprintf(p->path, sizeof(p->path), "%s", path);
+	c->last_tx = loop_now();
 	if (coap_send(c->session, pdu) == COAP_INVALID_MID) {
 		/* coap_send() released the pdu; the request is gone */
 		p->cb = NULL;
@@ -619,6 +626,7 @@ int coapc_notify(struct coapc *c, const uint8_t *token, size_t toklen, uint32_t 
 		coap_delete_pdu(pdu);
 		return -EMSGSIZE;
 	}
+	c->last_tx = loop_now();
 	mid = coap_send(c->session, pdu);
 	if (mid == COAP_INVALID_MID) {
 		arm(c);

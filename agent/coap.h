@@ -27,6 +27,8 @@ typedef void (*coapc_cb)(void *arg, const struct coapc_answer *ans);
  * the cause logged.  Requests from the server go to ag->dm.  local_port:
  * bind this port (0: any), falling back to any if it is taken. */
 struct coapc *coapc_new(struct agent *ag, uint16_t local_port);
+/* loop_now() of the last request or notification we sent. */
+uint64_t coapc_last_tx(const struct coapc *c);
 /* The UDP port our session uses (saved with the registration). */
 uint16_t coapc_local_port(const struct coapc *c);
 void coapc_free(struct coapc *c);

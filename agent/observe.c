@@ -240,6 +240,7 @@ static void notify(struct obs *o, const struct attrs *a, bool force)
 		o->dirty = false;
 		return;
 	}
+	reg_wake(ag->reg);
 	rc = coapc_notify(ag->coap, o->token, o->toklen, o->seq,
 			  (a->set & ATTR_CON) ? a->con : ag->cfg->server.confirmable_notifications,
 			  COAP_RESPONSE_CODE(205), o->format, body.p, body.len);

@@ -46,6 +46,7 @@ struct reg {
 };
 
 #define REG_FILE "registration.json"
+#define QUEUE_AWAKE_MS 93000   /* CoAP MAX_TRANSMIT_WAIT: the server's awake window */
 
 static void send_register(struct reg *r);
 
@@ -177,7 +178,9 @@ static int build_links(struct reg *r, struct buf *b)
 	int rc = 0;
 
 	a[0] = (struct link_attr){ "rt", "oma.lwm2m" };
-	a[1] = (struct link_attr){ "ct", "0 42 110 112 11542" };
+	/* the formats we read and write; LwM2M CBOR is a 1.2 format */
+	a[1] = (struct link_attr){ "ct", strcmp(r->ag->cfg->server.lwm2m_version, "1.2") ?
+					 "0 42 110 112 11542" : "0 42 110 112 11542 11544" };
 	rc |= codec_link_add(b, "/", a, 2);
 	for (o = dm_first(r->ag->dm); o; o = o->next) {
 		if (o->oid == 0)
@@ -419,6 +422,16 @@ void reg_update_now(struct reg *r)
 		send_update(r);
 	else if (r->state == REG_UPDATING || r->state == REG_REGISTERING)
 		r->update_pending = true;
+}
+
+void reg_wake(struct reg *r)
+{
+	/* queue mode: after a quiet spell the server holds its requests until
+	 * it hears from us; an Update first lets them come in the same window */
+	if (!strchr(server_obj_binding(r->ag), 'Q') || r->state != REG_REGISTERED)
+		return;
+	if (loop_now() - coapc_last_tx(r->ag->coap) >= QUEUE_AWAKE_MS)
+		send_update(r);
 }
 
 void reg_links_changed(struct reg *r)

@@ -29,6 +29,9 @@ void reg_update_now(struct reg *r);
 /* Something in the Update's parameters changed: links (instances created
  * or deleted), lifetime or binding.  Coalesced into one Update. */
 void reg_links_changed(struct reg *r);
+/* Data is about to go out: in queue mode after a quiet spell, an Update goes
+ * first so the server delivers what it queued for us. */
+void reg_wake(struct reg *r);
 void reg_params_changed(struct reg *r);
 /* Server object Disable: de-register, stay off for seconds, register again. */
 void reg_disable(struct reg *r, uint32_t seconds);

@@ -262,6 +262,7 @@ static void flush(struct sendq *q)
 				return;
 			continue;
 		}
+		reg_wake(ag->reg);
 		q->busy = true;
 		q->busy_id = q->ids[0];
 		rc = coapc_request(ag->coap, COAP_REQUEST_CODE_POST, "dp", NULL, LWM_FMT_SENML_CBOR,
