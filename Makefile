@@ -35,7 +35,7 @@ LESHAN_JAR := tests/leshan-server/target/lwm2md-test-server.jar
 PYTEST    ?= python3 -m pytest
 
 .PHONY: all asan unit unit-asan check demo bench install clean deps integration integration-asan \
-	gen gen-check leshan
+	gen gen-check leshan fuzz fuzz-replay
 all: $(B)/lwm2md
 
 $(B)/obj/%.o: %.c $(wildcard agent/*.h objects/*.h drivers/*.h) | $(B)/obj
@@ -97,6 +97,7 @@ check: deps
 	$(MAKE) all
 	$(MAKE) unit
 	$(MAKE) SAN=1 unit
+	$(MAKE) fuzz-replay
 	$(MAKE) integration
 	$(MAKE) integration-asan
 
@@ -120,3 +121,23 @@ install: $(B)/lwm2md
 # needs strace.  Exits 0 whatever the numbers, 1 if a measurement failed.
 bench: all
 	python3 tests/bench/bench.py --bin build/lwm2md --out tests/bench/RESULTS.md
+
+# ---- fuzzing -------------------------------------------------------------
+
+FUZZ_SRC := agent/value.c agent/err.c agent/buf.c $(wildcard agent/codec*.c)
+
+# Replays the corpus (every past crash input included) under ASan+UBSan.
+fuzz-replay:
+	@mkdir -p build/fuzz
+	$(CC) -g -O1 -fsanitize=address,undefined -fno-sanitize-recover=all -DFUZZ_STANDALONE \
+		-std=gnu11 -D_GNU_SOURCE -Iagent tests/fuzz/fuzz_codec.c $(FUZZ_SRC) \
+		-lcbor -ljansson -lm -o build/fuzz/fuzz_codec_replay
+	build/fuzz/fuzz_codec_replay tests/fuzz/corpus
+
+# Coverage-guided fuzzing with libFuzzer (needs clang: apt-get install clang).
+FUZZ_TIME ?= 60
+fuzz:
+	@mkdir -p build/fuzz/corpus
+	clang -g -O1 -fsanitize=fuzzer,address,undefined -std=gnu11 -D_GNU_SOURCE -Iagent \
+		tests/fuzz/fuzz_codec.c $(FUZZ_SRC) -lcbor -ljansson -lm -o build/fuzz/fuzz_codec
+	build/fuzz/fuzz_codec -max_len=4096 -max_total_time=$(FUZZ_TIME) build/fuzz/corpus tests/fuzz/corpus
