@@ -22,7 +22,7 @@ static void test_dispatch(void **state)
 	static const int fmts[] = { LWM_FMT_TEXT, LWM_FMT_OPAQUE, LWM_FMT_TLV,
 				    LWM_FMT_SENML_JSON, LWM_FMT_SENML_CBOR };
 	static const int unsupported[] = { LWM_FMT_LINK, LWM_FMT_CBOR, LWM_FMT_JSON_OLD,
-					   LWM_FMT_LWM2M_CBOR, LWM_FMT_NONE, 12345 };
+					   LWM_FMT_NONE, 12345 };
 	size_t i;
 
 	dm_recs_init(&l);

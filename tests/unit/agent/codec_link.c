@@ -30,7 +30,8 @@ static void test_add(void **state)
 	assert_string_equal(buf_str(&out), "</3/0/7>;dim=2;pmin=10;obs");
 	buf_reset(&out);
 	assert_int_equal(codec_link_add(&out, "/3", odd, 5), 0);
-	assert_string_equal(buf_str(&out), "</3>;title=\"a \\\"b\\\" \\\\c\";x=\"has space\";y=\"\";"
+	assert_string_equal(buf_str(&out),
+			    "</3>;title=\"a \\\"b\\\" \\\\c\";x=\"has space\";y=\"\";"
 			    "z=\"\\\"pre quoted\\\"\";v=1.1");
 	/* what cannot be written */
 	buf_reset(&out);

@@ -91,8 +91,10 @@ static void test_encode_device(void **state)
 	dm_recs_init(&one);
 	add(&one, "/3/0/6/0", dm_int(1));
 	add(&one, "/3/0/6/1", dm_int(5));
-	encode_ok("/3/0/6", &one, "[{\"bn\":\"/3/0/6/\",\"n\":\"0\",\"v\":1},{\"n\":\"1\",\"v\":5}]");
-	encode_ok("/", &one, "[{\"bn\":\"/\",\"n\":\"3/0/6/0\",\"v\":1},{\"n\":\"3/0/6/1\",\"v\":5}]");
+	encode_ok("/3/0/6", &one,
+		  "[{\"bn\":\"/3/0/6/\",\"n\":\"0\",\"v\":1},{\"n\":\"1\",\"v\":5}]");
+	encode_ok("/", &one,
+		  "[{\"bn\":\"/\",\"n\":\"3/0/6/0\",\"v\":1},{\"n\":\"3/0/6/1\",\"v\":5}]");
 	dm_recs_fini(&one);
 	dm_recs_init(&one);
 	encode_ok("/3", &one, "[]");
@@ -165,7 +167,8 @@ static void test_encode_bad(void **state)
 	struct errbuf err;
 	struct buf out;
 
-	encode_bad("/3/0/1", "/3/0/1", dm_float(0.0 / 0.0), LWM_EINTERNAL, "/3/0/1 float is not finite");
+	encode_bad("/3/0/1", "/3/0/1", dm_float(0.0 / 0.0), LWM_EINTERNAL,
+		   "/3/0/1 float is not finite");
 	encode_bad("/3/0/1", "/3/0/1", dm_float(1.0 / 0.0), LWM_EINTERNAL, "not finite");
 	encode_bad("/3/0/1", "/3/0/1", dm_str("\xff"), LWM_EINTERNAL, "not UTF-8");
 	encode_bad("/3/0/1", "/3/0/2", dm_int(1), LWM_EINTERNAL, "not under");
@@ -227,14 +230,16 @@ static void test_decode_composite(void **state)
 	struct dm_recs l;
 
 	/* Read-Composite: names without values */
-	decode_ok("/", "[{\"n\":\"/3/0/0\"},{\"n\":\"/3/0/9\"},{\"n\":\"/1/0\"},{\"n\":\"/5\"}]", &l);
+	decode_ok("/", "[{\"n\":\"/3/0/0\"},{\"n\":\"/3/0/9\"},{\"n\":\"/1/0\"},{\"n\":\"/5\"}]",
+		  &l);
 	assert_int_equal(l.n, 4);
 	check_path(&l.r[0], "/3/0/0");
 	assert_int_equal(l.r[0].v.type, DM_T_NONE);
 	check_path(&l.r[2], "/1/0");
 	check_path(&l.r[3], "/5");
 	dm_recs_fini(&l);
-	decode_ok("/", "[{\"bn\":\"/3/0/\",\"n\":\"0\"},{\"n\":\"9\"},{\"bn\":\"/1/0/\",\"n\":\"1\"}]",
+	decode_ok("/",
+		  "[{\"bn\":\"/3/0/\",\"n\":\"0\"},{\"n\":\"9\"},{\"bn\":\"/1/0/\",\"n\":\"1\"}]",
 		  &l);
 	check_path(&l.r[1], "/3/0/9");
 	check_path(&l.r[2], "/1/0/1");

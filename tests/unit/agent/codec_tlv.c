@@ -467,7 +467,8 @@ static void test_decode_bad(void **state)
 	decode_bad("/3/0", "\x84\x06\x41\x00\x01\x41", 6, "offset 5: header truncated");
 	decode_bad("/3/0", "\xE1\xFF\xFF\x01", 4, "id 65535 is reserved");
 	/* what may sit where */
-	decode_bad("/3", "\x08\x00\x03\x00\x01\x00", 6, "Object Instance 1 inside an Object Instance");
+	decode_bad("/3", "\x08\x00\x03\x00\x01\x00", 6,
+		   "Object Instance 1 inside an Object Instance");
 	decode_bad("/3", "\x08\x00\x03\x41\x00\x01", 6, "Resource Instance 0 where a resource");
 	decode_bad("/3/0", "\x41\x00\x01", 3, "Resource Instance 0 where a resource belongs");
 	decode_bad("/3/0", "\x83\x06\xC1\x00\x01", 5, "Resource 0 inside a Multiple Resource");
