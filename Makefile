@@ -36,7 +36,7 @@ PYTEST    ?= python3 -m pytest
 
 .PHONY: all asan unit unit-asan check demo bench install clean deps integration integration-asan \
 	gen gen-check leshan fuzz fuzz-replay
-all: $(B)/lwm2md
+all: $(B)/lwm2md $(B)/lwm2mctl
 
 $(B)/obj/%.o: %.c $(wildcard agent/*.h objects/*.h drivers/*.h) | $(B)/obj
 	@mkdir -p $(dir $@)
@@ -49,6 +49,9 @@ $(B)/liblwm2md.a: $(LIB_OBJ)
 	ar rcs $@ $^
 
 $(B)/lwm2md: $(B)/obj/agent/main.o $(B)/liblwm2md.a
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/lwm2mctl: $(B)/obj/agent/ctl_main.o $(B)/liblwm2md.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/unit/%: tests/unit/%.c $(B)/liblwm2md.a
