@@ -393,7 +393,25 @@ static int dm_discover(struct dm *dm, const struct dm_path *path, struct buf *ou
 		return discover_inst(out, obj, inst);
 	if (!(def = dm_find_res(obj, path->id[2])) || !res_present(obj, inst, def))
 		return LWM_ENOTFOUND;
-	return discover_res(out, obj, inst, def);
+	if ((rc = discover_res(out, obj, inst, def)))
+		return rc;
+	if (def->multiple && (def->ops & DM_OP_R)) {
+		/* a Discover of a multiple resource also names its instances,
+		 * with the attributes attached to each (LwM2M 1.1 5.4.2) */
+		struct dm_recs recs;
+		char ri[40];
+		size_t i;
+
+		dm_recs_init(&recs);
+		rc = read_res(obj, inst, def, DM_NONE, &recs);
+		for (i = 0; !rc && i < recs.n; i++) {
+			dm_path_str(&recs.r[i].path, ri, sizeof(ri));
+			rc = codec_link_add(out, ri, NULL, 0);
+			add_attrs(dm, out, &recs.r[i].path);
+		}
+		dm_recs_fini(&recs);
+	}
+	return rc;
 }
 
 /* ---- writing ---------------------------------------------------------- */
