@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import re
 import signal
+import time
 import uuid
 
 import pytest
@@ -198,17 +199,27 @@ def wait_registered(d: Daemon, server, timeout: float = None):
     global _register_failures
     if timeout is None:
         timeout = REGISTER_TIMEOUT if _register_failures < 3 else REGISTER_TIMEOUT_BROKEN
+    deadline = time.monotonic() + timeout
     try:
-        if isinstance(server, RawPeer):
-            reg = server.wait_register(timeout=timeout)
-        else:
-            reg = Rest(server.api).wait_client(d.endpoint, timeout=timeout)
+        while True:       # in short steps, so that a daemon that died fails the test at once
+            step = max(0.0, min(0.5, deadline - time.monotonic()))
+            try:
+                if isinstance(server, RawPeer):
+                    reg = server.wait_register(timeout=step)
+                else:
+                    reg = Rest(server.api).wait_client(d.endpoint, timeout=step)
+                break
+            except AssertionError:
+                if time.monotonic() >= deadline:
+                    raise
+                if not d.alive():
+                    raise AssertionError(f"{d.endpoint} not registered: lwm2md exited") from None
     except AssertionError as e:
         _register_failures += 1
-        state = "running" if d.alive() else f"exited with {d.proc.returncode}"
+        state = "still running" if d.alive() else f"exited with {d.proc.returncode}"
         note = "" if _register_failures <= 3 else \
             f" (deadline shortened: {_register_failures - 1} daemons in a row did not register before this one)"
-        raise AssertionError(f"{e}{note}\nlwm2md is {state}; its log:\n{d.log_tail()}") from None
+        raise AssertionError(f"{e}{note}\nlwm2md {state}; its log:\n{d.log_tail()}") from None
     _register_failures = 0
     return reg
 

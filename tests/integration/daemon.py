@@ -20,6 +20,14 @@ SANITIZER_MARKERS = ("ERROR: AddressSanitizer", "runtime error:", "LeakSanitizer
 SECTION_ORDER = ("server", "device", "hooks", "state", "log")
 
 
+def die_with_parent():
+    """preexec_fn: the child gets SIGTERM when the test run dies, even by
+    SIGKILL, so no daemon or server outlives an aborted run (Linux prctl)."""
+    import ctypes
+    PR_SET_PDEATHSIG = 1
+    ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, int(_signal.SIGTERM), 0, 0, 0)
+
+
 def daemon_bin() -> Path:
     """$LWM2MD_BIN (absolute, or relative to the repo root), default build/lwm2md."""
     p = Path(os.environ.get("LWM2MD_BIN", "build/lwm2md"))
@@ -114,7 +122,7 @@ class Daemon:
             log.flush()
             self.proc = subprocess.Popen([str(daemon_bin()), "-c", str(self.cfg_path), "--foreground", *self.args],
                                          stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                         env=daemon_env(), cwd=self.workdir)
+                                         env=daemon_env(), cwd=self.workdir, preexec_fn=die_with_parent)
         self.returncode = None
         return self
 

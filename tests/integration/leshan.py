@@ -26,6 +26,8 @@ from pathlib import Path
 
 import requests
 
+from daemon import die_with_parent
+
 REPO = Path(__file__).resolve().parents[2]
 DEFAULT_JAR = REPO / "tests" / "leshan-server" / "target" / "lwm2md-test-server.jar"
 MODELS = REPO / "objects" / "xml"
@@ -92,7 +94,7 @@ class LeshanServer:
         log.write(f"\n===== start #{self.starts}: {' '.join(self.command())}\n".encode())
         log.flush()
         self.proc = subprocess.Popen(self.command(), cwd=self.workdir, stdin=subprocess.DEVNULL,
-                                     stdout=log, stderr=subprocess.STDOUT)
+                                     stdout=log, stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
         log.close()
         deadline = time.monotonic() + self.READY_TIMEOUT
         while True:
