@@ -381,7 +381,8 @@ static void load(struct sendq *q)
 			q->next_id = id + 1;
 	}
 	closedir(d);
-	qsort(q->ids, q->n, sizeof(q->ids[0]), cmp_id);
+	if (q->n)
+		qsort(q->ids, q->n, sizeof(q->ids[0]), cmp_id);
 	if (q->n)
 		log_info("send queue: %zu entries from before the restart wait for the server", q->n);
 }
