@@ -90,7 +90,13 @@ static void set_listening(struct ctl *c, bool on)
 static void conn_close(struct conn *k)
 {
 	struct ctl *c = k->c;
+	char junk[4096];
 
+	/* Linux resets the peer of an AF_UNIX socket closed with unread bytes,
+	 * and the client loses the reply: read what the client sent beyond the
+	 * request (bounded: a client that keeps writing gets its reset). */
+	for (int i = 0; i < 16 && read(k->lf.fd, junk, sizeof(junk)) > 0; i++)
+		;
 	loop_timer_cancel(c->ag->loop, &k->timer);
 	loop_del_fd(c->ag->loop, &k->lf);
 	close(k->lf.fd);
