@@ -664,8 +664,8 @@ static const struct cbor_callbacks callbacks = {
 	.indef_break = on_break,
 };
 
-/* The decoded records r[0..n) form a tree: no path is given twice, and none
- * lies below another (a leaf cannot also be a parent). */
+/* The decoded records r[0..n), n > 1, form a tree: no path is given twice,
+ * and none lies below another (a leaf cannot also be a parent). */
 static int check_tree(struct dm_rec *r, size_t n, struct errbuf *err)
 {
 	char a[DM_PATH_STR_MAX], b[DM_PATH_STR_MAX];
@@ -673,8 +673,6 @@ static int check_tree(struct dm_rec *r, size_t n, struct errbuf *err)
 	size_t i;
 	int rc = 0;
 
-	if (n < 2)
-		return 0;
 	s = malloc(n * sizeof(*s));
 	if (!s)
 		return errbuf_set(err, LWM_EINTERNAL, "out of memory");
@@ -718,7 +716,7 @@ int codec_lwm2m_cbor_decode(const struct dm_path *base, const uint8_t *p, size_t
 		c.rc = errbuf_set(err, LWM_EBADREQ, "LwM2M CBOR: the payload is empty");
 	if (!c.rc && !c.done)
 		c.rc = errbuf_set(err, LWM_EBADREQ, "LwM2M CBOR: the map is incomplete");
-	if (!c.rc)
+	if (!c.rc && recs->n - n0 > 1)  /* (recs->r may still be NULL) */
 		c.rc = check_tree(recs->r + n0, recs->n - n0, err);
 	buf_fini(&c.chunks);
 	if (c.rc)
