@@ -230,14 +230,21 @@ static int parse_one(char *item, struct attrs *a, unsigned *unset, bool v12, str
 	return 0;
 }
 
-static bool numeric_res(struct dm *dm, const struct dm_path *p)
+static enum dm_type res_type(struct dm *dm, const struct dm_path *p)
 {
 	const struct dm_res_def *def;
 	struct dm_obj *o;
 
 	if (p->len < 3 || !(o = dm_find_obj(dm, p->id[0])) || !(def = dm_find_res(o, p->id[2])))
-		return false;
-	return def->type == DM_T_INT || def->type == DM_T_UINT || def->type == DM_T_FLOAT;
+		return DM_T_NONE;
+	return def->type;
+}
+
+static bool numeric_res(struct dm *dm, const struct dm_path *p)
+{
+	enum dm_type t = res_type(dm, p);
+
+	return t == DM_T_INT || t == DM_T_UINT || t == DM_T_FLOAT;
 }
 
 int attr_write(struct attr_store *s, struct dm *dm, const struct dm_path *path,
@@ -258,8 +265,10 @@ int attr_write(struct attr_store *s, struct dm *dm, const struct dm_path *path,
 		return rc;
 	if (!nw.set && !unset)
 		return errbuf_set(err, LWM_EBADREQ, "no attributes in the request");
-	if ((nw.set & (ATTR_GT | ATTR_LT | ATTR_ST | ATTR_EDGE)) && !numeric_res(dm, path))
+	if ((nw.set & (ATTR_GT | ATTR_LT | ATTR_ST)) && !numeric_res(dm, path))
 		return errbuf_set(err, LWM_EBADREQ, "gt, lt and st need a numeric resource");
+	if ((nw.set & ATTR_EDGE) && res_type(dm, path) != DM_T_BOOL)
+		return errbuf_set(err, LWM_EBADREQ, "edge needs a boolean resource");
 	/* the result: what the request sets over what was there, less what
 	 * it unsets */
 	if (e)
