@@ -169,6 +169,8 @@ static bool numeric_value(struct obs *o, double *v)
 			*v = (double)x->u;
 		else if (x->type == DM_T_FLOAT)
 			*v = x->f;
+		else if (x->type == DM_T_BOOL)
+			*v = x->b;      /* for edge= */
 		else
 			ok = false;
 	}
@@ -181,10 +183,13 @@ static bool conditions_met(struct obs *o, const struct attrs *a)
 {
 	double v;
 
-	if (!(a->set & (ATTR_GT | ATTR_LT | ATTR_ST)))
+	if (!(a->set & (ATTR_GT | ATTR_LT | ATTR_ST | ATTR_EDGE)))
 		return true;
 	if (!numeric_value(o, &v))
 		return true;
+	if (a->set & ATTR_EDGE)
+		/* 1.2 edge: only the transition to the named state counts */
+		return o->has_val && o->last_val != v && v == (a->edge ? 1 : 0);
 	if (!o->has_val)
 		return true;
 	if ((a->set & ATTR_GT) && ((o->last_val > a->gt) != (v > a->gt)))
