@@ -187,9 +187,15 @@ static bool conditions_met(struct obs *o, const struct attrs *a)
 		return true;
 	if (!numeric_value(o, &v))
 		return true;
-	if (a->set & ATTR_EDGE)
-		/* 1.2 edge: only the transition to the named state counts */
-		return o->has_val && o->last_val != v && v == (a->edge ? 1 : 0);
+	if (a->set & ATTR_EDGE) {
+		/* 1.2 edge: only the transition to the named state counts, so
+		 * every state seen is remembered, notified or not */
+		bool pass = o->has_val && o->last_val != v && v == (a->edge ? 1 : 0);
+
+		o->last_val = v;
+		o->has_val = true;
+		return pass;
+	}
 	if (!o->has_val)
 		return true;
 	if ((a->set & ATTR_GT) && ((o->last_val > a->gt) != (v > a->gt)))
