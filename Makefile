@@ -110,8 +110,9 @@ demo: deps
 
 # ---- install -------------------------------------------------------------
 
-install: $(B)/lwm2md
+install: $(B)/lwm2md $(B)/lwm2mctl
 	install -D -m 0755 $(B)/lwm2md $(DESTDIR)$(PREFIX)/bin/lwm2md
+	install -D -m 0755 $(B)/lwm2mctl $(DESTDIR)$(PREFIX)/bin/lwm2mctl
 	install -D -m 0640 etc/lwm2md.ini $(DESTDIR)$(SYSCONFDIR)/lwm2md/lwm2md.ini
 	install -D -m 0644 packaging/lwm2md.service $(DESTDIR)$(PREFIX)/lib/systemd/system/lwm2md.service
 	install -D -m 0644 packaging/sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/lwm2md.conf

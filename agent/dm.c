@@ -441,10 +441,12 @@ static int check_write(struct dm_obj *obj, uint16_t iid, const struct dm_recs *r
 		if ((r->path.len == 4) != def->multiple && r->v.type != DM_T_NONE)
 			return errbuf_set(err, LWM_EBADREQ, "%s: %s is a %s resource", p, def->name,
 					  def->multiple ? "multiple" : "single");
-		if (r->v.type == DM_T_NONE && r->v.raw == DM_RAW_NONE)
-			return errbuf_set(err, LWM_EBADREQ, "%s: no value", p);
 		if (r->v.type == DM_T_NONE) {
-			vals[i].type = DM_T_NONE;       /* an empty multiple resource */
+			/* an empty multiple resource (TLV, LwM2M CBOR): a replace
+			 * clears it and writes nothing */
+			if (r->path.len != 3 || !def->multiple)
+				return errbuf_set(err, LWM_EBADREQ, "%s: no value", p);
+			vals[i].type = DM_T_NONE;
 			continue;
 		}
 		rc = dm_value_coerce_buf(&r->v, def->type, &vals[i], scratch, err);

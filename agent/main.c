@@ -21,6 +21,7 @@
 #include "attr.h"
 #include "cfg.h"
 #include "coap.h"
+#include "ctl.h"
 #include "dm.h"
 #include "dm_req.h"
 #include "hook.h"
@@ -295,6 +296,9 @@ int main(int argc, char **argv)
 	ag->send = send_new(ag);
 	if (!ag->send)
 		goto out;
+	ag->ctl = ctl_new(ag);
+	if (!ag->ctl)
+		log_warn("running without the control socket: lwm2mctl cannot reach this daemon");
 	log_info("lwm2md %s starting: server %s, endpoint %s", LWM_VERSION, ag->cfg->server.uri,
 		 ag->cfg->server.endpoint);
 	if (reg_start(ag->reg))
@@ -309,6 +313,7 @@ int main(int argc, char **argv)
 	}
 	log_info("stopped");
 out:
+	ctl_free(ag->ctl);
 	send_free(ag->send);
 	reg_free(ag->reg);
 	obs_free(ag->obs);

@@ -134,7 +134,7 @@ static int restore(struct reg *r)
 }
 static void send_update(struct reg *r);
 
-const char *reg_reg_state_name(enum reg_state s)
+const char *reg_state_name(enum reg_state s)
 {
 	static const char *const n[] = { "idle", "registering", "registered", "updating",
 					 "de-registering", "waiting to retry", "disabled" };
