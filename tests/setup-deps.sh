@@ -12,14 +12,16 @@ for p in build-essential pkg-config libcoap3-dev libcoap3-bin libmbedtls-dev lib
 done
 command -v java >/dev/null 2>&1 || need_apt="$need_apt openjdk-17-jdk-headless"
 command -v mvn >/dev/null 2>&1 || need_apt="$need_apt maven"
-if ! python3 -c 'import pytest, requests' 2>/dev/null; then
+if ! python3 -c 'import pytest, requests, pytest_timeout, cbor2' 2>/dev/null; then
 	# Debian's own python3 is "externally managed": use its packages;
 	# a pyenv/venv python takes pip
 	if python3 -m pip --version >/dev/null 2>&1 &&
 	   ! python3 -c 'import sys; sys.exit(sys.prefix == "/usr")'; then
-		python3 -m pip install -q -r tests/integration/requirements.txt
+		for r in tests/integration/requirements*.txt; do
+			python3 -m pip install -q -r "$r"
+		done
 	else
-		need_apt="$need_apt python3-pytest python3-requests"
+		need_apt="$need_apt python3-pytest python3-requests python3-pytest-timeout python3-cbor2"
 	fi
 fi
 if [ -n "$need_apt" ]; then
