@@ -211,6 +211,27 @@ def queue_files(d) -> list:
     return sorted(p.name for p in q.iterdir() if len(p.name) == 16 and p.name.isdigit())
 
 
+QUEUE_MAGIC = b"LWQ1"
+QUEUE_HDR = 28          # magic 4, kind 1, format 2, toklen 1, token 8, seq 4, len 4, sum 4
+QUEUE_KIND_SEND = 1
+
+
+def queued_sends(d) -> list:
+    """The Send payloads waiting in the daemon's queue folder, oldest first,
+    each as {path: value} (header layout from agent/send.c)."""
+    from rawpeer import cbor_decode, senml_resolve
+
+    out = []
+    for name in queue_files(d):
+        data = (Path(d.state_dir) / "queue" / name).read_bytes()
+        assert data[:4] == QUEUE_MAGIC, f"queue file {name} has no {QUEUE_MAGIC!r} header"
+        if data[4] != QUEUE_KIND_SEND:
+            continue
+        n = int.from_bytes(data[20:24], "big")
+        out.append(senml_resolve(cbor_decode(data[QUEUE_HDR:QUEUE_HDR + n])))
+    return out
+
+
 def pause(d) -> None:
     """SIGSTOP: the daemon keeps its state but neither reads nor sends."""
     os.kill(d.pid, signal.SIGSTOP)

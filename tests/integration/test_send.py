@@ -1,0 +1,200 @@
+"""Send (POST /dp): [send.NAME] schedules, lwm2mctl send, Mute Send (1/0/23),
+and the store-and-forward queue through server outages: order, the
+queue_max bound, and a daemon restart in the middle of an outage.
+OMA ETS LwM2M 1.1 cases int-306 (Send), int-307 (Mute Send).
+
+The outage tests use a private test server (reporting_util.PrivateServer,
+a copy of the jar on fixed ports) that they stop and start again.  While it
+starts, the daemon is held with SIGSTOP until the event stream is open again,
+so that no SEND event can reach the server before the test listens; readings
+are taken by the daemon only, so the pause merely delays them."""
+
+import subprocess
+import time
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from daemon import REPO
+from leshan import res
+from reporting_util import (event_values, log_offset, no_event, pause, private_server,  # noqa: F401
+                            queue_files, queued_sends, restart, resume, sigkill, wait_count)
+
+CTL = REPO / "build" / "lwm2mctl"
+OUTAGE_OPTS = {"retry_timer": 1, "retry_count": 10, "sequence_delay": 5}
+
+
+def t13(values: dict) -> int:
+    """The 3/0/13 reading of a SEND event (or a queued payload) in seconds."""
+    v = values["/3/0/13"]
+    return int(v.timestamp()) if isinstance(v, datetime) else int(v)
+
+
+def send_times(events) -> list:
+    return [t13(event_values(e.data)) for e in events]
+
+
+def assert_spaced(times: list, period: int, what: str):
+    """Strictly increasing, and no reading missing at the period's spacing
+    (a second of slack for the clock's resolution and the timer)."""
+    gaps = [b - a for a, b in zip(times, times[1:])]
+    assert all(g > 0 for g in gaps), f"{what}: 3/0/13 not strictly increasing: {times}"
+    assert all(g <= period + 1 for g in gaps), f"{what}: a reading is missing (gaps {gaps}): {times}"
+
+
+# --- Send from the schedule, from lwm2mctl, muted ------------------------------
+
+@pytest.mark.interop("int-306")
+def test_send_schedule(daemon, rest, endpoint, events):
+    d = daemon(sections={"send.g": {"paths": "/3/0/13", "period": 2}})
+    ev = events(endpoint)
+    got = wait_count(ev, "SEND", 3, timeout=20)[:3]
+    for e in got:
+        assert set(event_values(e.data)) == {"/3/0/13"}, e.data
+    assert_spaced(send_times(got), 2, "[send.g]")
+    d.assert_alive()
+
+
+def test_send_schedule_several_paths(daemon, rest, endpoint, events):
+    daemon(sections={"send.g": {"paths": "/3/0/0 /1/0/1 /5/0/1", "period": 1}})
+    ev = events(endpoint)
+    e = ev.wait_for("SEND", timeout=15)
+    # /5/0/1 does not exist: left out, the rest is sent
+    assert event_values(e.data) == {"/3/0/0": rest.read(endpoint, "3/0/0").content, "/1/0/1": 300}, e.data
+
+
+def lwm2mctl(d, *args, timeout=15) -> subprocess.CompletedProcess:
+    assert CTL.is_file(), (f"{CTL} does not exist: `make` builds it with the daemon; "
+                           f"this test needs it to ask the daemon for a Send")
+    return subprocess.run([str(CTL), "-c", str(d.cfg_path), *args], capture_output=True, text=True,
+                          timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def test_lwm2mctl_send(daemon, rest, endpoint, events, tmp_path):
+    d = daemon(sections={"control": {"socket": str(tmp_path / "ctl.sock")}})
+    ev = events(endpoint)
+    cp = lwm2mctl(d, "send", "/3/0/0", "/1/0/1")
+    assert cp.returncode == 0, f"lwm2mctl send: exit {cp.returncode}\n{cp.stdout}{cp.stderr}"
+    e = ev.wait_for("SEND", timeout=15)
+    assert event_values(e.data) == {"/3/0/0": rest.read(endpoint, "3/0/0").content, "/1/0/1": 300}, e.data
+    # a path that cannot be read at all is refused, nothing is sent
+    cp = lwm2mctl(d, "send", "/5/0/1")
+    assert cp.returncode == 1, f"lwm2mctl send /5/0/1: exit {cp.returncode}\n{cp.stdout}{cp.stderr}"
+    no_event(ev, "SEND", seconds=1.5)
+
+
+@pytest.mark.interop("int-307")
+def test_mute_send(daemon, rest, endpoint, events, tmp_path):
+    d = daemon(sections={"send.g": {"paths": "/3/0/13", "period": 1},
+                         "control": {"socket": str(tmp_path / "ctl.sock")}})
+    ev = events(endpoint)
+    ev.wait_for("SEND", timeout=15)
+    assert rest.write(endpoint, "1/0/23", res(23, True)).code == 204
+    assert rest.read(endpoint, "1/0/23").content is True
+    time.sleep(1.2)                                  # a Send already on its way may land
+    no_event(ev, "SEND", seconds=3.5)                # 3 periods and more: nothing
+    if CTL.is_file():
+        cp = lwm2mctl(d, "send", "/3/0/13")
+        assert cp.returncode == 1 and "mute" in (cp.stdout + cp.stderr).lower(), \
+            f"lwm2mctl send while muted: exit {cp.returncode}\n{cp.stdout}{cp.stderr}"
+    assert queue_files(d) == [], "muted readings were queued instead of dropped"
+    assert rest.write(endpoint, "1/0/23", res(23, False)).code == 204
+    ev.wait_for("SEND", timeout=15)
+
+
+# --- store and forward ------------------------------------------------------------
+
+def outage_daemon(daemon, srv, period, **sections):
+    secs = {"send.g": {"paths": "/3/0/13", "period": period}}
+    secs.update(sections)
+    return daemon(server=srv, server_opts=OUTAGE_OPTS, sections=secs)
+
+
+def bring_back(d, srv, events):
+    """Starts the server again with the daemon held, opens the event stream,
+    lets the daemon go.  Returns (stream, queued payloads at that moment)."""
+    pause(d)
+    try:
+        queued = queued_sends(d)
+        srv.start()
+        ev = events(d.endpoint, srv)
+    finally:
+        resume(d)
+    return ev, queued
+
+
+def test_store_and_forward_in_order(private_server, daemon, events):
+    srv = private_server()
+    d = outage_daemon(daemon, srv, 2)
+    ev = events(d.endpoint, srv)
+    before = send_times(wait_count(ev, "SEND", 2, timeout=20))
+    srv.stop()
+    ev.close()
+    time.sleep(9)                                     # four periods and more
+    assert d.alive()
+    ev, queued = bring_back(d, srv, events)
+    assert len(queued) >= 3, f"only {len(queued)} readings queued during a 9 s outage at period 2"
+    want = [t13(q) for q in queued]
+    ev.wait_for("REGISTRATION", timeout=40)
+    got = send_times(wait_count(ev, "SEND", len(queued) + 1, timeout=40))
+    # the queue first, oldest first, each once; then the schedule goes on
+    assert got[:len(want)] == want, f"delivered {got}, queued {want}"
+    # nothing lost when the outage began (the daemon was held only after
+    # the queue was looked at, so that is where the spacing check stops)
+    assert_spaced(before + want, 2, "readings up to the end of the outage")
+    assert all(b > a for a, b in zip(got, got[1:])), got
+    assert queue_files(d) == []
+
+
+def test_queue_bound_keeps_newest(private_server, daemon, events):
+    srv = private_server()
+    d = outage_daemon(daemon, srv, 1, state={"queue_max": 3})
+    ev = events(d.endpoint, srv)
+    wait_count(ev, "SEND", 1, timeout=20)
+    srv.stop()
+    ev.close()
+    off = log_offset(d)
+    time.sleep(7)                                     # 7 readings for a queue of 3
+    d.wait_log(r"send queue: dropped the oldest entry \(the queue is full\)", timeout=5, offset=off)
+    paused_at = time.time()
+    ev, queued = bring_back(d, srv, events)
+    want = [t13(q) for q in queued]
+    assert len(want) == 3, f"queue_max = 3 but {len(want)} queued: {want}"
+    assert_spaced(want, 1, "queued readings")
+    assert want[-1] >= paused_at - 3, f"the newest reading {want[-1]} is old (paused at {paused_at:.0f})"
+    ev.wait_for("REGISTRATION", timeout=40)
+    got = send_times(wait_count(ev, "SEND", 4, timeout=40))
+    # readings go on until the daemon is registered again, each pushing the
+    # oldest out: what arrives first is the newest 3 of that moment, in
+    # order, none of the dropped ones, then fresh ones
+    assert got[0] >= want[0], f"a dropped reading arrived: delivered {got}, queue held {want}"
+    assert_spaced(got[:3], 1, "the queue's three")
+    assert all(b > a for a, b in zip(got, got[1:])), f"delivered {got}"
+
+
+def test_queue_survives_daemon_restart(private_server, daemon, events):
+    srv = private_server()
+    d = outage_daemon(daemon, srv, 1)
+    ev = events(d.endpoint, srv)
+    wait_count(ev, "SEND", 1, timeout=20)
+    srv.stop()
+    ev.close()
+    time.sleep(3.5)
+    pause(d)
+    kept = [t13(q) for q in queued_sends(d)]
+    sigkill(d)
+    assert len(kept) >= 2, f"only {kept} queued before the kill"
+    off = log_offset(d)
+    restart(d)
+    d.wait_log(r"send queue: %d entries from before the restart wait for the server" % len(kept),
+               timeout=10, offset=off)
+    time.sleep(2.5)                                   # readings of the new process join the queue
+    ev, queued = bring_back(d, srv, events)
+    want = [t13(q) for q in queued]
+    assert want[:len(kept)] == kept, f"queue after the restart {want}, before the kill {kept}"
+    assert len(want) > len(kept), f"the restarted daemon queued nothing: {want}"
+    ev.wait_for("REGISTRATION", timeout=40)
+    got = send_times(wait_count(ev, "SEND", len(want), timeout=40))
+    assert got[:len(want)] == want, f"delivered {got}, queued {want}"
+    assert all(b > a for a, b in zip(got, got[1:])), got
