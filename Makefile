@@ -35,7 +35,7 @@ LESHAN_JAR := tests/leshan-server/target/lwm2md-test-server.jar
 PYTEST    ?= python3 -m pytest
 
 .PHONY: all asan unit unit-asan check demo bench install clean deps integration integration-asan \
-	gen gen-check leshan fuzz fuzz-replay
+	gen gen-check leshan fuzz fuzz-replay hwsim
 all: $(B)/lwm2md $(B)/lwm2mctl
 
 $(B)/obj/%.o: %.c $(wildcard agent/*.h objects/*.h drivers/*.h) | $(B)/obj
@@ -103,6 +103,14 @@ check: deps
 	$(MAKE) fuzz-replay
 	$(MAKE) integration
 	$(MAKE) integration-asan
+
+# The VM tests (tests/hwsim): Debian's own kernel under qemu (TCG, no KVM needed) with gpio-sim,
+# iio_dummy and i2c-stub feeding the real tmp006/bme280 (IIO) and lm75/tmp102 (hwmon) drivers;
+# lwm2md runs inside and registers with the test server in a network namespace of the run.
+# tests/hwsim/setup.sh installs and builds what it needs once (.cache/hwsim). Needs root.
+# HWSIM_ARGS: passed on (--bench writes tests/hwsim/RESULTS.md; pytest options, e.g. -k gpio).
+hwsim: all $(LESHAN_JAR)
+	sh tests/hwsim/run.sh $(HWSIM_ARGS)
 
 demo: deps
 	$(MAKE) all $(LESHAN_JAR)

@@ -1,0 +1,166 @@
+/* tests/hwsim/guest/edgelat.c - runs INSIDE the VM: time from a GPIO edge to the notification
+ * on the wire.
+ *
+ *   hwsim-edgelat PULL_FILE SERVER_PORT COUNT GAP_MS [IFACE]
+ *
+ * For each sample it flips the gpio-sim line's pull (PULL_FILE is .../sim_gpioN/pull), which the
+ * gpio-sim driver turns into an edge on the line, and takes the time just before the write
+ * (CLOCK_REALTIME). An AF_PACKET socket on IFACE (default eth0) sees every outgoing IPv4 packet
+ * as the interface transmits it, time-stamped by the kernel (SO_TIMESTAMPNS, taken in
+ * dev_queue_xmit_nit, i.e. as the packet goes to the NIC): the first UDP datagram to
+ * SERVER_PORT carrying a CoAP 2.05 (a notification) ends the sample. Samples are GAP_MS apart.
+ * Prints one line per sample and a summary line:
+ *   EDGELAT n=N lost=L min=.. p50=.. p90=.. max=.. (microseconds)
+ * Build: gcc -O2 -Wall -o hwsim-edgelat edgelat.c */
+#define _GNU_SOURCE
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if_packet.h>
+#include <net/ethernet.h>
+#include <net/if.h>
+#include <netinet/ip.h>
+#include <netinet/udp.h>
+#include <poll.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+static int64_t ts_ns(const struct timespec *t)
+{
+	return (int64_t)t->tv_sec * 1000000000 + t->tv_nsec;
+}
+
+static int cmp64(const void *a, const void *b)
+{
+	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+	return x < y ? -1 : x > y;
+}
+
+/* Is this IPv4 packet a UDP datagram to port carrying a CoAP 2.05? */
+static int is_notification(const uint8_t *p, ssize_t n, int port)
+{
+	if (n < (ssize_t)sizeof(struct iphdr))
+		return 0;
+	const struct iphdr *ip = (const void *)p;
+	size_t ihl = ip->ihl * 4u;
+	if (ip->version != 4 || ip->protocol != IPPROTO_UDP || n < (ssize_t)(ihl + 8 + 4))
+		return 0;
+	const struct udphdr *u = (const void *)(p + ihl);
+	if (ntohs(u->dest) != port)
+		return 0;
+	const uint8_t *coap = p + ihl + 8;
+	return (coap[0] >> 6) == 1 && coap[1] == 0x45;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc < 5) {
+		fprintf(stderr, "usage: %s PULL_FILE SERVER_PORT COUNT GAP_MS [IFACE]\n", argv[0]);
+		return 2;
+	}
+	const char *pull = argv[1];
+	int port = atoi(argv[2]), count = atoi(argv[3]), gap_ms = atoi(argv[4]);
+	const char *ifname = argc > 5 ? argv[5] : "eth0";
+
+	int s = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP));
+	if (s < 0) {
+		perror("socket(AF_PACKET)");
+		return 1;
+	}
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
+				  .sll_ifindex = (int)if_nametoindex(ifname) };
+	if (!ll.sll_ifindex || bind(s, (struct sockaddr *)&ll, sizeof ll) < 0) {
+		perror(ifname);
+		return 1;
+	}
+	int on = 1;
+	if (setsockopt(s, SOL_SOCKET, SO_TIMESTAMPNS, &on, sizeof on) < 0) {
+		perror("SO_TIMESTAMPNS");
+		return 1;
+	}
+
+	char cur[32] = "";
+	int fd = open(pull, O_RDONLY);
+	if (fd < 0 || read(fd, cur, sizeof cur - 1) < 0) {
+		perror(pull);
+		return 1;
+	}
+	close(fd);
+	int up = strncmp(cur, "pull-up", 7) != 0;      /* the first flip goes the other way */
+
+	int64_t *lat = calloc((size_t)count, sizeof *lat);
+	int n = 0, lost = 0;
+	for (int i = 0; i < count; i++, up = !up) {
+		struct timespec gap = { gap_ms / 1000, (long)(gap_ms % 1000) * 1000000 };
+		nanosleep(&gap, NULL);
+		uint8_t buf[2048];
+		while (recv(s, buf, sizeof buf, MSG_DONTWAIT) >= 0)
+			;       /* whatever came before the edge */
+
+		struct timespec t0, t1 = { 0, 0 };
+		fd = open(pull, O_WRONLY);
+		if (fd < 0) {
+			perror(pull);
+			return 1;
+		}
+		const char *v = up ? "pull-up" : "pull-down";
+		clock_gettime(CLOCK_REALTIME, &t0);
+		if (write(fd, v, strlen(v)) < 0) {
+			perror("write pull");
+			return 1;
+		}
+		close(fd);
+
+		int got = 0;
+		for (;;) {
+			struct pollfd pfd = { s, POLLIN, 0 };
+			struct timespec now;
+			clock_gettime(CLOCK_REALTIME, &now);
+			int left = 5000 - (int)((ts_ns(&now) - ts_ns(&t0)) / 1000000);
+			if (left <= 0 || poll(&pfd, 1, left) <= 0)
+				break;
+			char ctl[256];
+			struct iovec iov = { buf, sizeof buf };
+			struct sockaddr_ll from;
+			struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov,
+					     .msg_iovlen = 1, .msg_control = ctl,
+					     .msg_controllen = sizeof ctl };
+			ssize_t r = recvmsg(s, &mh, 0);
+			if (r < 0)
+				break;
+			if (from.sll_pkttype != PACKET_OUTGOING || !is_notification(buf, r, port))
+				continue;
+			for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
+				if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS)
+					memcpy(&t1, CMSG_DATA(c), sizeof t1);
+			if (!t1.tv_sec)
+				clock_gettime(CLOCK_REALTIME, &t1);
+			got = 1;
+			break;
+		}
+		if (got) {
+			lat[n] = (ts_ns(&t1) - ts_ns(&t0)) / 1000;
+			printf("sample %d %s %lld us\n", i, v, (long long)lat[n]);
+			n++;
+		} else {
+			printf("sample %d %s lost (no notification within 5 s)\n", i, v);
+			lost++;
+		}
+		fflush(stdout);
+	}
+	if (!n) {
+		printf("EDGELAT n=0 lost=%d\n", lost);
+		return 1;
+	}
+	qsort(lat, (size_t)n, sizeof *lat, cmp64);
+	printf("EDGELAT n=%d lost=%d min=%lld p50=%lld p90=%lld max=%lld\n", n, lost,
+	       (long long)lat[0], (long long)lat[n / 2], (long long)lat[(n * 9) / 10 >= n ? n - 1 : (n * 9) / 10],
+	       (long long)lat[n - 1]);
+	free(lat);
+	return lost ? 1 : 0;
+}
