@@ -22,7 +22,6 @@ import shutil
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
@@ -108,6 +107,12 @@ class Hw:
         """What a gpio-sim line is driven to by its consumer (outputs), as the outside world sees it."""
         return int(self.vm.sh(f"cat {self.gpiosim}/sim_gpio{line}/value"))
 
+    def late_chip(self, add: bool):
+        """Creates (and returns the facts of) or removes the second gpio-sim chip, "hwsim-late"."""
+        out = self.vm.sh(f"sh /opt/hwsim/hw.sh late-chip {'add' if add else 'remove'}")
+        facts = dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
+        return {k.lower(): v for k, v in facts.items()}
+
     def i2c_unbind(self, client: str, driver: str):
         self.vm.sh(f"echo {client} > /sys/bus/i2c/drivers/{driver}/unbind")
 
@@ -128,14 +133,16 @@ def hw(vm):
 
 # --- the LwM2M server --------------------------------------------------------------------------
 
-_leshan_thread = {}
+_leshan = {}
 
 
-def _start_leshan():
-    """Starts the server on a thread (the JVM starts while qemu boots)."""
+def _launch_leshan():
+    """Starts the server process without waiting for it (the JVM starts while qemu boots).
+    Started from the main thread: PR_SET_PDEATHSIG (die_with_parent) fires when the thread
+    that forked the child ends, so a helper thread would kill it at once."""
     import leshan as L
+    from daemon import die_with_parent
 
-    need_network()
     jar = Path(os.environ.get("LESHAN_JAR", TOP / "tests/leshan-server/target/lwm2md-test-server.jar"))
     if not jar.is_file():
         raise AssertionError(f"{jar} is missing: `make leshan` builds it")
@@ -156,43 +163,49 @@ def _start_leshan():
             return f"coap://{HOST_IP}:{self.coap_port}"
 
     srv = NsLeshan(d, coap_port=COAP_PORT)
-    box = {"srv": srv}
+    srv.starts += 1
+    logf = open(srv.log_path, "ab")
+    logf.write(f"===== {' '.join(srv.command())}\n".encode())
+    logf.flush()
+    srv.proc = subprocess.Popen(srv.command(), cwd=d, stdin=subprocess.DEVNULL, stdout=logf,
+                                stderr=subprocess.STDOUT, preexec_fn=die_with_parent)
+    logf.close()
+    return srv
 
-    def run():
+
+def _wait_leshan(srv, timeout: float = 90):
+    import requests
+    deadline = time.monotonic() + timeout
+    while True:
+        if srv.proc.poll() is not None:
+            raise AssertionError(f"test server exited with {srv.proc.returncode}:\n{srv.log_tail()}")
         try:
-            t0 = time.monotonic()
-            srv.start()
-            box["ready_s"] = time.monotonic() - t0
-        except BaseException as e:  # reported by the fixture
-            box["error"] = e
-
-    t = threading.Thread(target=run, daemon=True, name="leshan-start")
-    t.start()
-    box["thread"] = t
-    return box
+            if requests.get(f"{srv.api}/server/endpoint", timeout=2).status_code == 200:
+                return
+        except requests.RequestException:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"test server not ready within {timeout} s:\n{srv.log_tail()}")
+        time.sleep(0.2)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _leshan_early():
     if TAP:
-        _leshan_thread.update(_start_leshan())
+        _leshan["t0"] = time.monotonic()
+        _leshan["srv"] = _launch_leshan()
     yield
-    srv = _leshan_thread.get("srv")
-    if srv is not None:
-        _leshan_thread["thread"].join(timeout=120)
-        srv.stop()
+    if "srv" in _leshan:
+        _leshan["srv"].stop()
 
 
 @pytest.fixture(scope="session")
 def leshan():
     need_network()
-    _leshan_thread["thread"].join(timeout=150)
-    if "error" in _leshan_thread:
-        raise _leshan_thread["error"]
-    srv = _leshan_thread["srv"]
-    if srv.proc is None:
-        raise AssertionError("the test server did not start in time")
-    log(f"test server ready at {srv.uri} (REST {srv.api}) after {_leshan_thread.get('ready_s', 0):.1f} s")
+    srv = _leshan["srv"]
+    _wait_leshan(srv)
+    log(f"test server ready at {srv.uri} (REST {srv.api}), "
+        f"{time.monotonic() - _leshan['t0']:.1f} s after its start")
     return srv
 
 
@@ -234,6 +247,110 @@ def pytest_runtest_makereport(item, call):
             rep.sections.append(("guest", f"unreachable: {e}"))
     if v is not None:
         rep.sections.append(("guest console (tail)", v.console_tail(30)))
-    srv = _leshan_thread.get("srv")
+    srv = _leshan.get("srv")
     if srv is not None and srv.proc is not None:
         rep.sections.append(("test server log (tail)", srv.log_tail(30)))
+
+
+# --- lwm2md in the VM --------------------------------------------------------------------------
+
+# The sensors lwm2md maps in the VM: [sensor.NAME] sections with the keys etc/lwm2md.ini
+# documents. "{x}" fields are filled from the hardware facts (hw).
+SENSORS = {
+    # IIO: tmp006 on i2c-stub, named after its i2c client ("0-0040"), and by sysfs path
+    "die": {"object": 3303, "instance": 0, "driver": "iio", "device": "{tmp006}", "channel": "temp",
+            "max_age": 0},
+    # hwmon: lm75 by name, tmp102 by sysfs device path
+    "board": {"object": 3303, "instance": 1, "driver": "hwmon", "device": "lm75", "channel": "temp1",
+              "period": 1, "max_age": 0},
+    "inlet": {"object": 3303, "instance": 2, "driver": "hwmon", "device": "/sys/bus/i2c/devices/{tmp102}",
+              "channel": "temp1", "present": "device"},
+    # IIO: bme280, three objects from one device
+    "bme-temp": {"object": 3303, "instance": 3, "driver": "iio", "device": "bme280", "channel": "temp"},
+    "bme-humidity": {"object": 3304, "instance": 0, "driver": "iio", "device": "bme280",
+                     "channel": "humidityrelative"},
+    "bme-pressure": {"object": 3315, "instance": 0, "driver": "iio", "device": "bme280",
+                     "channel": "pressure"},
+    # IIO: iio_dummy voltage0 = (raw 73 + offset 7) * scale 0.001333 mV
+    "dummy-voltage": {"object": 3316, "instance": 0, "driver": "iio", "device": "dummy0",
+                      "channel": "voltage0"},
+    # GPIO (gpio-sim): inputs by chip label and line name, outputs by chip name and offset
+    "button": {"object": 3200, "instance": 0, "driver": "gpio", "chip": "hwsim-gpio", "line": "button",
+               "debounce": 0, "edge": "both"},
+    "door": {"object": 3200, "instance": 1, "driver": "gpio", "line": "door", "active_low": "true"},
+    "relay": {"object": 3201, "instance": 0, "driver": "gpio", "chip": "hwsim-gpio", "line": "relay"},
+    "led": {"object": 3201, "instance": 1, "driver": "gpio", "chip": "{gpiochip}", "line": str(LINE_LED)},
+    # a chip that does not exist when lwm2md starts (hw.sh late-chip add|remove)
+    "late": {"object": 3200, "instance": 2, "driver": "gpio", "chip": "hwsim-late", "line": "late-in"},
+}
+
+
+def lwm2md_ini(hw: Hw, server_uri: str, sensors: dict = None) -> str:
+    facts = {k: v for k, v in hw.__dict__.items() if isinstance(v, str)}
+    lines = ["[server]", f"uri = {server_uri}", f"endpoint = {ENDPOINT}", "lifetime = 300", "",
+             "[state]", "dir = /var/lib/lwm2md", "", "[control]", "socket = /run/lwm2md.sock", "",
+             "[log]", "level = debug", ""]
+    for name, keys in (SENSORS if sensors is None else sensors).items():
+        lines.append(f"[sensor.{name}]")
+        lines += [f"{k} = {str(v).format(**facts)}" for k, v in keys.items()]
+        lines.append("")
+    return "\n".join(lines)
+
+
+class Lwm2md:
+    """lwm2md inside the VM: started in the background, log in /tmp/lwm2md.log."""
+
+    CONF = "/etc/lwm2md/lwm2md.ini"
+    LOG = "/tmp/lwm2md.log"
+
+    def __init__(self, vm: VM):
+        self.vm = vm
+
+    def check_config(self) -> tuple:
+        return self.vm.run(f"lwm2md --check-config -c {self.CONF}")
+
+    def start(self):
+        self.vm.sh("mkdir -p /var/lib/lwm2md; rm -f /run/lwm2md.rc; "
+                   f"(lwm2md -c {self.CONF} --foreground >>{self.LOG} 2>&1; echo $? > /run/lwm2md.rc) "
+                   "</dev/null >/dev/null 2>&1 &")
+
+    def alive(self) -> bool:
+        return self.vm.run("pidof lwm2md")[0] == 0
+
+    def stop(self, timeout: float = 10) -> int:
+        """SIGTERM; the exit status."""
+        self.vm.sh("kill -TERM $(pidof lwm2md) 2>/dev/null || true")
+        out = self.vm.sh(f"i=0; while [ ! -f /run/lwm2md.rc ] && [ $i -lt {int(timeout * 10)} ]; do "
+                         "sleep 0.1; i=$((i+1)); done; cat /run/lwm2md.rc 2>/dev/null || echo none",
+                         timeout=timeout + 10)
+        if out == "none":
+            raise AssertionError(f"lwm2md did not exit within {timeout} s of SIGTERM")
+        return int(out)
+
+    def log(self) -> str:
+        return self.vm.sh(f"cat {self.LOG} 2>/dev/null || true")
+
+
+@pytest.fixture(scope="session")
+def lwm2md(vm, hw, leshan, rest):
+    """lwm2md with SENSORS, registered with the test server; stopped (SIGTERM, exit 0) at the end."""
+    if "lwm2md" not in vm.sh("ls /opt/bin"):
+        pytest.fail(f"{daemon_bin()} was not built: `make` first (make hwsim does)")
+    vm.sh("mkdir -p /etc/lwm2md")
+    vm.write_file(Lwm2md.CONF, lwm2md_ini(hw, leshan.uri))
+    d = Lwm2md(vm)
+    rc, out = d.check_config()
+    assert rc == 0, f"lwm2md --check-config failed ({rc}):\n{out}"
+    t0 = time.monotonic()
+    d.start()
+    try:
+        rest.wait_client(ENDPOINT, timeout=60)
+    except AssertionError as e:
+        raise AssertionError(f"{e}\nlwm2md log:\n{d.log()[-4000:]}") from None
+    log(f"lwm2md registered {time.monotonic() - t0:.1f} s after start")
+    yield d
+    rc = d.stop()
+    text = d.log()
+    assert rc == 0, f"lwm2md exited with {rc} after SIGTERM:\n{text[-3000:]}"
+    for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
+        assert bad not in text, f"sanitizer report in lwm2md's log:\n{text[-6000:]}"

@@ -47,8 +47,9 @@ ip -n "$NS" link set "$TAP" up
 
 export HWSIM_NETNS="$NS" HWSIM_TAP="$TAP" HWSIM_HOST_IP=10.77.0.1 HWSIM_GUEST_IP=10.77.0.2/24
 export HWSIM_RUN="$RUN" HWSIM_BENCH="$BENCH" PYTHONDONTWRITEBYTECODE=1
+if [ "$BENCH" = 1 ]; then MARK="bench"; else MARK="not bench"; fi
 set +e
-ip netns exec "$NS" python3 -m pytest -c "$HERE/pytest.ini" --rootdir "$HERE" "$HERE" "$@"
+ip netns exec "$NS" python3 -m pytest -c "$HERE/pytest.ini" --rootdir "$HERE" -m "$MARK" "$HERE" "$@"
 rc=$?
 set -e
 echo "hwsim: pytest exit $rc, $(( $(date +%s) - t0 )) s in all" >&2

@@ -122,7 +122,28 @@ setup_i2c() {
 	echo "BME280_IIO=$(iio_dev_of "$N-0076")"
 }
 
+# a second gpio-sim chip made and removed while lwm2md runs (hot-plug of a GPIO chip)
+late_chip() {
+	C=$CFG/gpio-sim/late
+	case $1 in
+	add)
+		mkdir "$C" "$C/bank0"
+		echo 4 > "$C/bank0/num_lines"
+		echo hwsim-late > "$C/bank0/label"
+		mkdir "$C/bank0/line0" && echo late-in > "$C/bank0/line0/name"
+		echo 1 > "$C/live"
+		echo "LATE_GPIOCHIP=$(cat "$C/bank0/chip_name")"
+		echo "LATE_GPIOSIM=/sys/devices/platform/$(cat "$C/dev_name")/$(cat "$C/bank0/chip_name")"
+		;;
+	remove)
+		echo 0 > "$C/live"
+		rmdir "$C/bank0/line0" "$C/bank0" "$C"
+		;;
+	esac
+}
+
 case "${1:-}" in
+late-chip) late_chip "$2" ;;
 setup)
 	setup_gpio
 	setup_iio_dummy
@@ -130,5 +151,5 @@ setup)
 	;;
 w16) BUS=$(stub_bus); shift; w16 "$@" ;;
 w8) BUS=$(stub_bus); shift; w8 "$@" ;;
-*) echo "usage: hw.sh setup | w16 ADDR REG VALUE | w8 ADDR REG VALUE..." >&2; exit 2 ;;
+*) echo "usage: hw.sh setup | late-chip add|remove | w16 ADDR REG VALUE | w8 ADDR REG VALUE..." >&2; exit 2 ;;
 esac

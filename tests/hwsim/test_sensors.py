@@ -1,0 +1,267 @@
+"""End to end: lwm2md runs inside the VM with conftest.SENSORS mapped to the simulated hardware
+(real kernel drivers), registers with the test server in the run's network namespace, and the
+server's reads, observations, writes and executes see the "outside world" the tests change
+through i2c-stub registers and gpio-sim pulls.
+
+Paths: /3303/0 tmp006 (IIO), /3303/1 lm75 (hwmon), /3303/2 tmp102 (hwmon by path),
+/3303/3 + /3304/0 + /3315/0 bme280 (IIO), /3316/0 iio_dummy voltage0, /3200/0 button,
+/3200/1 door (active-low), /3201/0 relay, /3201/1 led."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from conftest import ENDPOINT, LINE_BUTTON, LINE_DOOR, LINE_LED, LINE_RELAY
+from leshan import res
+from reporting_util import (cancel_observe, is_notification_of, no_event, observe, single_value,
+                            write_attributes)
+
+EP = ENDPOINT
+SENSOR_VALUE, UNITS, MIN_MEASURED, MAX_MEASURED, RESET_MIN_MAX = 5700, 5701, 5601, 5602, 5605
+DI_STATE, DI_COUNTER = 5500, 5501
+DO_STATE, DO_POLARITY = 5550, 5551
+
+
+def read_value(rest, path: str):
+    r = rest.read(EP, path)
+    assert r.code == 205, f"read {path}: {r}"
+    return r.content
+
+
+def wait_value(rest, path: str, want, timeout: float = 10.0, tol: float = 1e-6):
+    """Reads path until it gives want (for what is sampled on a period, not on demand)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        got = read_value(rest, path)
+        if got == pytest.approx(want, abs=tol):
+            return got
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{path} is {got}, not {want}, after {timeout} s")
+        time.sleep(0.3)
+
+
+@pytest.fixture
+def lm75(hw):
+    """Sets the lm75 temperature register (°C, 0.5 steps); restores 25 °C afterwards."""
+    def set_c(c: float):
+        hw.w16(0x48, 0x00, int(round(c * 2)) << 7)
+    yield set_c
+    set_c(25.0)
+
+
+@pytest.fixture
+def tmp006(hw):
+    """Sets the tmp006 die temperature register (°C, 1/32 steps); restores 25 °C afterwards."""
+    def set_c(c: float):
+        hw.w16(0x40, 0x01, int(round(c * 32)) << 2)
+    yield set_c
+    set_c(25.0)
+
+
+# --- values from real drivers ---------------------------------------------------------------------
+
+def test_registers_with_sensor_objects(lwm2md, rest):
+    reg = rest.client(EP)
+    links = {l["url"] for l in reg["objectLinks"]}
+    for p in ["/3303/0", "/3303/1", "/3303/2", "/3303/3", "/3304/0", "/3315/0", "/3316/0",
+              "/3200/0", "/3200/1", "/3201/0", "/3201/1"]:
+        assert p in links, f"{p} not registered: {sorted(links)}"
+
+
+def test_tmp006_register_is_what_the_server_reads(lwm2md, rest, tmp006):
+    """i2c-stub register 0x0c80 -> tmp006 raw 800 * 31.25 m°C -> 25.0 °C in /3303/0/5700."""
+    assert read_value(rest, f"/3303/0/{SENSOR_VALUE}") == pytest.approx(25.0)
+    assert read_value(rest, f"/3303/0/{UNITS}") == "Cel"
+    tmp006(26.0)
+    # max_age = 0: a read samples the device, so the very next read has the new value
+    assert read_value(rest, f"/3303/0/{SENSOR_VALUE}") == pytest.approx(26.0)
+    tmp006(21.5)
+    assert read_value(rest, f"/3303/0/{SENSOR_VALUE}") == pytest.approx(21.5)
+
+
+def test_lm75_register_is_what_the_server_reads(lwm2md, rest, lm75):
+    assert read_value(rest, f"/3303/1/{SENSOR_VALUE}") == pytest.approx(25.0)
+    lm75(27.5)
+    assert read_value(rest, f"/3303/1/{SENSOR_VALUE}") == pytest.approx(27.5)
+
+
+def test_tmp102_by_sysfs_path(lwm2md, rest):
+    assert read_value(rest, f"/3303/2/{SENSOR_VALUE}") == pytest.approx(25.5)
+
+
+def test_bme280_temperature_humidity_pressure(lwm2md, rest):
+    """One IIO device, three objects; the units converted to IPSO's (m°C -> °C, m%RH -> %RH,
+    kPa -> hPa). Values: the Bosch datasheet's calibration example (see guest/hw.sh)."""
+    assert read_value(rest, f"/3303/3/{SENSOR_VALUE}") == pytest.approx(25.08)
+    assert read_value(rest, f"/3304/0/{SENSOR_VALUE}") == pytest.approx(40.964)
+    assert read_value(rest, f"/3304/0/{UNITS}") == "%RH"
+    assert read_value(rest, f"/3315/0/{SENSOR_VALUE}") == pytest.approx(1006.53, abs=0.01)
+    assert read_value(rest, f"/3315/0/{UNITS}") == "hPa"
+
+
+def test_iio_dummy_voltage(lwm2md, rest):
+    """in_voltage0: raw 73, offset 7, scale 0.001333 (mV) -> (73 + 7) * 0.001333 mV in V."""
+    assert read_value(rest, f"/3316/0/{SENSOR_VALUE}") == pytest.approx(80 * 0.001333e-3, rel=1e-6)
+    assert read_value(rest, f"/3316/0/{UNITS}") == "V"
+
+
+# --- observation ----------------------------------------------------------------------------------
+
+def test_lm75_change_is_notified_on_gt_lt_crossing(lwm2md, rest, events, lm75):
+    path = f"/3303/1/{SENSOR_VALUE}"
+    wait_value(rest, path, 25.0)
+    stream = events()
+    r = write_attributes(rest, EP, path, "gt=27&lt=20&pmin=0")
+    assert r.code == 204, r
+    r = observe(rest, EP, path)
+    assert r.code == 205 and r.content == pytest.approx(25.0), r
+    try:
+        # within the band: no notification (the sensor is sampled every second)
+        lm75(26.0)
+        no_event(stream, "NOTIFICATION", is_notification_of(path), seconds=2.5)
+        # crossing gt upwards
+        lm75(28.5)
+        e = stream.wait_for("NOTIFICATION", is_notification_of(path), timeout=10)
+        assert single_value(e.data) == pytest.approx(28.5)
+        # crossing lt downwards
+        lm75(19.0)
+        e = stream.wait_for("NOTIFICATION", is_notification_of(path), timeout=10)
+        assert single_value(e.data) == pytest.approx(19.0)
+    finally:
+        cancel_observe(rest, EP, path, active=True)
+        write_attributes(rest, EP, path, "gt&lt&pmin")
+
+
+# --- GPIO -----------------------------------------------------------------------------------------
+
+def test_gpio_pull_change_notifies_3200_state_and_counter(lwm2md, rest, events, hw):
+    hw.pull(LINE_BUTTON, False)
+    time.sleep(0.3)
+    inst = "/3200/0"
+    before = read_value(rest, inst)
+    assert before[DI_STATE] is False
+    count0 = before[DI_COUNTER]
+    stream = events()
+    r = observe(rest, EP, inst)
+    assert r.code == 205, r
+    try:
+        hw.pull(LINE_BUTTON, True)
+        e = stream.wait_for("NOTIFICATION", lambda d: d.get("res") == inst, timeout=10)
+        got = single_value(e.data)
+        assert got[DI_STATE] is True
+        assert got[DI_COUNTER] == count0 + 1
+        hw.pull(LINE_BUTTON, False)
+        e = stream.wait_for("NOTIFICATION", lambda d: d.get("res") == inst, timeout=10)
+        assert single_value(e.data)[DI_STATE] is False
+    finally:
+        cancel_observe(rest, EP, inst, active=True)
+
+
+def test_gpio_active_low_input(lwm2md, rest, hw):
+    hw.pull(LINE_DOOR, True)
+    wait_value(rest, f"/3200/1/{DI_STATE}", False, timeout=5)
+    hw.pull(LINE_DOOR, False)
+    wait_value(rest, f"/3200/1/{DI_STATE}", True, timeout=5)
+
+
+def test_server_write_to_3201_drives_the_line(lwm2md, rest, hw):
+    for want in (True, False, True):
+        r = rest.write(EP, f"/3201/0/{DO_STATE}", res(DO_STATE, want))
+        assert r.code == 204, r
+        assert hw.line_value(LINE_RELAY) == int(want)
+        assert read_value(rest, f"/3201/0/{DO_STATE}") is want
+    # the second output, opened by chip name and offset
+    r = rest.write(EP, f"/3201/1/{DO_STATE}", res(DO_STATE, True))
+    assert r.code == 204, r
+    assert hw.line_value(LINE_LED) == 1
+    r = rest.write(EP, f"/3201/1/{DO_STATE}", res(DO_STATE, False))
+    assert r.code == 204, r
+    assert hw.line_value(LINE_LED) == 0
+
+
+# --- hot-plug: the device goes away and comes back -------------------------------------------------
+
+@pytest.mark.parametrize("path,client,driver", [
+    ("/3303/1", "lm75", "lm75"),        # hwmon
+    ("/3303/0", "tmp006", "tmp006"),    # IIO
+])
+def test_unbind_gives_503_and_rebind_gives_values_again(lwm2md, rest, hw, path, client, driver):
+    dev = getattr(hw, client)
+    value = f"{path}/{SENSOR_VALUE}"
+    wait_value(rest, value, 25.0)
+    hw.i2c_unbind(dev, driver)
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            r = rest.read(EP, value)
+            if r.code == 503:
+                break
+            assert r.code == 205, r
+            assert time.monotonic() < deadline, f"{value} still answers {r} with the device unbound"
+            time.sleep(0.3)
+    finally:
+        hw.i2c_bind(dev, driver)
+    wait_value(rest, value, 25.0, timeout=20)
+    assert lwm2md.alive()
+
+
+# --- Reset Min and Max Measured Value ---------------------------------------------------------------
+
+def test_reset_min_max(lwm2md, rest, lm75):
+    base = "/3303/1"
+    r = rest.execute(EP, f"{base}/{RESET_MIN_MAX}")
+    assert r.code == 204, r
+    for c in (30.0, 22.0, 25.0):
+        lm75(c)
+        wait_value(rest, f"{base}/{SENSOR_VALUE}", c)
+    inst = read_value(rest, base)
+    assert inst[MIN_MEASURED] == pytest.approx(22.0)
+    assert inst[MAX_MEASURED] == pytest.approx(30.0)
+    r = rest.execute(EP, f"{base}/{RESET_MIN_MAX}")
+    assert r.code == 204, r
+    inst = read_value(rest, base)
+    assert inst[MIN_MEASURED] == pytest.approx(25.0)
+    assert inst[MAX_MEASURED] == pytest.approx(25.0)
+
+
+def test_present_device_instance_follows_the_device(lwm2md, rest, events, hw):
+    """present = device: /3303/2 (tmp102) exists only while its device does; the registration is
+    updated when it goes and when it comes back."""
+    links = lambda d: {l["url"] for l in d["registration"]["objectLinks"]}  # noqa: E731
+    assert "/3303/2" in {l["url"] for l in rest.client(EP)["objectLinks"]}
+    stream = events()
+    hw.i2c_unbind(hw.tmp102, "tmp102")
+    try:
+        e = stream.wait_for("UPDATED", lambda d: "/3303/2" not in links(d), timeout=20)
+        assert "/3303/1" in links(e.data)
+        r = rest.read(EP, f"/3303/2/{SENSOR_VALUE}")
+        assert r.code == 404, r
+    finally:
+        hw.i2c_bind(hw.tmp102, "tmp102")
+    stream.wait_for("UPDATED", lambda d: "/3303/2" in links(d), timeout=20)
+    assert read_value(rest, f"/3303/2/{SENSOR_VALUE}") == pytest.approx(25.5)
+
+
+def test_gpio_chip_added_and_removed_at_run_time(lwm2md, rest, hw):
+    """/3200/2 names chip "hwsim-late", absent at start: 5.03 until the chip appears, then the
+    line's state (and its edges), and 5.03 again when the chip is gone."""
+    value = f"/3200/2/{DI_STATE}"
+    r = rest.read(EP, value)
+    assert r.code == 503, r
+    late = hw.late_chip(add=True)
+    try:
+        pull = f"{late['late_gpiosim']}/sim_gpio0/pull"
+        hw.vm.sh(f"echo pull-up > {pull}")
+        wait_value(rest, value, True, timeout=20)
+        hw.vm.sh(f"echo pull-down > {pull}")
+        wait_value(rest, value, False, timeout=5)
+    finally:
+        hw.late_chip(add=False)
+    deadline = time.monotonic() + 20
+    while (r := rest.read(EP, value)).code != 503:
+        assert r.code == 205, r
+        assert time.monotonic() < deadline, f"{value} still answers {r} with its chip gone"
+        time.sleep(0.3)
+    assert lwm2md.alive()
