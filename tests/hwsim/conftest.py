@@ -107,6 +107,10 @@ class Hw:
         """What a gpio-sim line is driven to by its consumer (outputs), as the outside world sees it."""
         return int(self.vm.sh(f"cat {self.gpiosim}/sim_gpio{line}/value"))
 
+    def thermal(self, c: float):
+        """The ACPI thermal zone's temperature (°C, one decimal)."""
+        self.vm.sh(f"sh /opt/hwsim/hw.sh thermal {c:.1f}")
+
     def late_chip(self, add: bool):
         """Creates (and returns the facts of) or removes the second gpio-sim chip, "hwsim-late"."""
         out = self.vm.sh(f"sh /opt/hwsim/hw.sh late-chip {'add' if add else 'remove'}")
@@ -271,6 +275,8 @@ SENSORS = {
                      "channel": "humidityrelative"},
     "bme-pressure": {"object": 3315, "instance": 0, "driver": "iio", "device": "bme280",
                      "channel": "pressure"},
+    # thermal: the ACPI thermal zone of guest/thermal.asl, by type
+    "cpu": {"object": 3303, "instance": 4, "driver": "thermal", "zone": "acpitz", "max_age": 0},
     # IIO: iio_dummy voltage0 = (raw 73 + offset 7) * scale 0.001333 mV
     "dummy-voltage": {"object": 3316, "instance": 0, "driver": "iio", "device": "dummy0",
                       "channel": "voltage0"},

@@ -121,3 +121,16 @@ def test_i2c_unbind_and_bind(vm, hw):
         hw.i2c_bind(hw.lm75, "lm75")
     out = vm.sh(f"cat /sys/bus/i2c/devices/{hw.lm75}/hwmon/hwmon*/name /sys/bus/i2c/devices/{hw.lm75}/hwmon/hwmon*/temp1_input")
     assert out.split() == ["lm75", "25000"]
+
+
+# --- thermal: an ACPI thermal zone from guest/thermal.asl ------------------------------------------
+
+def test_acpi_thermal_zone(vm, hw):
+    z = f"/sys/class/thermal/{hw.thermal_zone}"
+    assert vm.sh(f"cat {z}/type") == "acpitz"
+    assert vm.sh(f"cat {z}/temp") == "30000"
+    try:
+        vm.sh("sh /opt/hwsim/hw.sh thermal 47.3")
+        assert vm.sh(f"cat {z}/temp") == "47300"
+    finally:
+        vm.sh("sh /opt/hwsim/hw.sh thermal 30.0")

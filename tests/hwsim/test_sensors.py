@@ -4,7 +4,7 @@ server's reads, observations, writes and executes see the "outside world" the te
 through i2c-stub registers and gpio-sim pulls.
 
 Paths: /3303/0 tmp006 (IIO), /3303/1 lm75 (hwmon), /3303/2 tmp102 (hwmon by path),
-/3303/3 + /3304/0 + /3315/0 bme280 (IIO), /3316/0 iio_dummy voltage0, /3200/0 button,
+/3303/3 + /3304/0 + /3315/0 bme280 (IIO), /3303/4 ACPI thermal zone, /3316/0 iio_dummy voltage0, /3200/0 button,
 /3200/1 door (active-low), /3201/0 relay, /3201/1 led."""
 
 from __future__ import annotations
@@ -65,7 +65,7 @@ def tmp006(hw):
 def test_registers_with_sensor_objects(lwm2md, rest):
     reg = rest.client(EP)
     links = {l["url"] for l in reg["objectLinks"]}
-    for p in ["/3303/0", "/3303/1", "/3303/2", "/3303/3", "/3304/0", "/3315/0", "/3316/0",
+    for p in ["/3303/0", "/3303/1", "/3303/2", "/3303/3", "/3303/4", "/3304/0", "/3315/0", "/3316/0",
               "/3200/0", "/3200/1", "/3201/0", "/3201/1"]:
         assert p in links, f"{p} not registered: {sorted(links)}"
 
@@ -89,6 +89,16 @@ def test_lm75_register_is_what_the_server_reads(lwm2md, rest, lm75):
 
 def test_tmp102_by_sysfs_path(lwm2md, rest):
     assert read_value(rest, f"/3303/2/{SENSOR_VALUE}") == pytest.approx(25.5)
+
+
+def test_thermal_zone(lwm2md, rest, hw):
+    """driver = thermal, zone = acpitz: Linux's ACPI thermal driver (guest/thermal.asl)."""
+    assert read_value(rest, f"/3303/4/{SENSOR_VALUE}") == pytest.approx(30.0)
+    try:
+        hw.thermal(41.7)
+        assert read_value(rest, f"/3303/4/{SENSOR_VALUE}") == pytest.approx(41.7)
+    finally:
+        hw.thermal(30.0)
 
 
 def test_bme280_temperature_humidity_pressure(lwm2md, rest):

@@ -13,6 +13,7 @@ busybox initramfs, and a command channel to a shell inside it.
 * Networking (optional): a tap device that already exists in the caller's network namespace
   (tests/hwsim/run.sh makes it), virtio-net in the guest with a static address. Never qemu's
   user-mode network.
+* An extra ACPI table (guest/thermal.asl) gives the guest a thermal zone the tests can set.
 * No KVM: TCG is the default (HWSIM_ACCEL=kvm on hosts where KVM works).
 """
 
@@ -232,6 +233,21 @@ def build_base(cache: Path) -> Path:
     return out
 
 
+def build_acpi_table(cache: Path) -> Path:
+    """guest/thermal.asl compiled (iasl) into the SSDT qemu adds: an ACPI thermal zone."""
+    src = HERE / "guest" / "thermal.asl"
+    h = hashlib.sha256(src.read_bytes()).hexdigest()[:16]
+    out = cache / f"thermal-{h}.aml"
+    if not out.exists():
+        tmp = cache / f"thermal.{os.getpid()}"
+        r = subprocess.run(["iasl", "-p", str(tmp), str(src)], stdout=subprocess.PIPE,
+                           stderr=subprocess.STDOUT, text=True)
+        if r.returncode != 0:
+            raise VMError(f"iasl {src} failed:\n{r.stdout}")
+        tmp.with_suffix(".aml").replace(out)
+    return out
+
+
 def build_overlay(workdir: Path, files: dict) -> Path:
     """The per-run archive: files = {guest path: host path}; ELF files come with their libraries.
     A library the base archive already has is copied again: harmless, later archives win."""
@@ -277,6 +293,7 @@ class VM:
         self.kv = kernel_version(self.cache)
         base = build_base(self.cache)
         overlay = build_overlay(self.workdir, self.files)
+        self.acpi_table = build_acpi_table(self.cache)
         self.initrd = self.workdir / "initrd.gz"
         with open(self.initrd, "wb") as out:
             for part in (base, overlay):
@@ -296,6 +313,7 @@ class VM:
                "-no-user-config", "-display", "none", "-no-reboot",
                "-kernel", str(self.cache / "kpkg" / "boot" / f"vmlinuz-{self.kv}"),
                "-initrd", str(self.initrd), "-append", append.strip(),
+               "-acpitable", f"file={self.acpi_table}",
                "-serial", "stdio",
                "-chardev", f"socket,id=ctl,path={self.ctl_path},server=on,wait=off",
                "-serial", "chardev:ctl"]

@@ -10,6 +10,7 @@
 #       6 "probe-in", 7 "probe-out"   only for the kernel-side checks (lwm2md never opens them)
 #   iio_dummy device "dummy0" (configfs)
 #   i2c-stub with 0x40 tmp006 (IIO), 0x48 lm75 (hwmon), 0x49 tmp102 (hwmon), 0x76 bme280 (IIO)
+#   the ACPI thermal zone of guest/thermal.asl ("acpitz"), set to 30.0 °C
 #
 # The i2c-stub keeps 16-bit words as the host CPU does (little-endian) while these chips send the
 # most significant byte first (SMBus "swapped" words): `w16 ADDR REG 0xMMLL` does the swap.
@@ -122,6 +123,21 @@ setup_i2c() {
 	echo "BME280_IIO=$(iio_dev_of "$N-0076")"
 }
 
+# thermal C: the ACPI thermal zone's temperature (0.0 .. 99.9 °C, one decimal) through the two
+# I/O ports its _TMP reads (guest/thermal.asl)
+thermal() {
+	d=${1%.*}; t=0
+	case $1 in *.*) t=${1#*.}; t=${t%"${t#?}"} ;; esac
+	printf "\\$(printf %o "$d")\\$(printf %o "$t")" | dd of=/dev/port bs=1 seek=$((0x81)) count=2 conv=notrunc 2>/dev/null
+}
+
+setup_thermal() {
+	thermal 30.0
+	for z in /sys/class/thermal/thermal_zone*; do
+		[ "$(cat "$z/type")" = acpitz ] && echo "THERMAL_ZONE=$(basename "$z")"
+	done
+}
+
 # a second gpio-sim chip made and removed while lwm2md runs (hot-plug of a GPIO chip)
 late_chip() {
 	C=$CFG/gpio-sim/late
@@ -143,13 +159,15 @@ late_chip() {
 }
 
 case "${1:-}" in
+thermal) thermal "$2" ;;
 late-chip) late_chip "$2" ;;
 setup)
 	setup_gpio
 	setup_iio_dummy
 	setup_i2c
+	setup_thermal
 	;;
 w16) BUS=$(stub_bus); shift; w16 "$@" ;;
 w8) BUS=$(stub_bus); shift; w8 "$@" ;;
-*) echo "usage: hw.sh setup | late-chip add|remove | w16 ADDR REG VALUE | w8 ADDR REG VALUE..." >&2; exit 2 ;;
+*) echo "usage: hw.sh setup | thermal C | late-chip add|remove | w16 ADDR REG VALUE | w8 ADDR REG VALUE..." >&2; exit 2 ;;
 esac
