@@ -12,7 +12,7 @@ import subprocess
 
 import pytest
 
-from conftest import COAP_PORT, ENDPOINT, LINE_BUTTON, TOP
+from conftest import COAP_PORT, ENDPOINT, LINE_BUTTON, TOP, daemon_bin
 from reporting_util import cancel_observe, observe, write_attributes
 
 SAMPLES = int(os.environ.get("HWSIM_BENCH_SAMPLES", "40"))
@@ -54,6 +54,8 @@ def test_gpio_edge_to_notification(lwm2md, rest, hw, vm):
     commit = _host(["git", "rev-parse", "--short", "HEAD"])
     if _host(["git", "status", "--porcelain", "--untracked-files=no"]):
         commit += " (with uncommitted changes)"
+    binary = daemon_bin()
+    binary = binary.relative_to(TOP) if binary.is_relative_to(TOP) else binary
     qemu = _host(["qemu-system-x86_64", "--version"]).splitlines()[0]
     ms = lambda us: f"{us / 1000:.2f} ms"  # noqa: E731
     text = f"""# tests/hwsim: figures (EMULATED)
@@ -64,7 +66,7 @@ many times over and unevenly: compare these figures with other runs of this harn
 hardware.
 
 Command: `make hwsim HWSIM_ARGS=--bench` (that is `tests/hwsim/run.sh --bench`).
-lwm2md {commit}, {qemu}, {datetime.date.today().isoformat()}.
+lwm2md: {binary}, tree at {commit}; {qemu}; {datetime.date.today().isoformat()}.
 
 ## GPIO edge to notification on the wire
 

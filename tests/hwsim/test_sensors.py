@@ -191,6 +191,25 @@ def test_server_write_to_3201_drives_the_line(lwm2md, rest, hw):
     assert hw.line_value(LINE_LED) == 0
 
 
+# --- Reset Min and Max Measured Value ---------------------------------------------------------------
+
+def test_reset_min_max(lwm2md, rest, lm75):
+    base = "/3303/1"
+    r = rest.execute(EP, f"{base}/{RESET_MIN_MAX}")
+    assert r.code == 204, r
+    for c in (30.0, 22.0, 25.0):
+        lm75(c)
+        wait_value(rest, f"{base}/{SENSOR_VALUE}", c)
+    inst = read_value(rest, base)
+    assert inst[MIN_MEASURED] == pytest.approx(22.0)
+    assert inst[MAX_MEASURED] == pytest.approx(30.0)
+    r = rest.execute(EP, f"{base}/{RESET_MIN_MAX}")
+    assert r.code == 204, r
+    inst = read_value(rest, base)
+    assert inst[MIN_MEASURED] == pytest.approx(25.0)
+    assert inst[MAX_MEASURED] == pytest.approx(25.0)
+
+
 # --- hot-plug: the device goes away and comes back -------------------------------------------------
 
 @pytest.mark.parametrize("path,client,driver", [
@@ -215,25 +234,6 @@ def test_unbind_gives_503_and_rebind_gives_values_again(lwm2md, rest, hw, path, 
         hw.i2c_bind(dev, driver)
     wait_value(rest, value, 25.0, timeout=20)
     assert lwm2md.alive()
-
-
-# --- Reset Min and Max Measured Value ---------------------------------------------------------------
-
-def test_reset_min_max(lwm2md, rest, lm75):
-    base = "/3303/1"
-    r = rest.execute(EP, f"{base}/{RESET_MIN_MAX}")
-    assert r.code == 204, r
-    for c in (30.0, 22.0, 25.0):
-        lm75(c)
-        wait_value(rest, f"{base}/{SENSOR_VALUE}", c)
-    inst = read_value(rest, base)
-    assert inst[MIN_MEASURED] == pytest.approx(22.0)
-    assert inst[MAX_MEASURED] == pytest.approx(30.0)
-    r = rest.execute(EP, f"{base}/{RESET_MIN_MAX}")
-    assert r.code == 204, r
-    inst = read_value(rest, base)
-    assert inst[MIN_MEASURED] == pytest.approx(25.0)
-    assert inst[MAX_MEASURED] == pytest.approx(25.0)
 
 
 def test_present_device_instance_follows_the_device(lwm2md, rest, events, hw):

@@ -5,7 +5,7 @@
  *
  * For each sample it flips the gpio-sim line's pull (PULL_FILE is .../sim_gpioN/pull), which the
  * gpio-sim driver turns into an edge on the line, and takes the time just before the write
- * (CLOCK_REALTIME). An AF_PACKET socket on IFACE (default eth0) sees every outgoing IPv4 packet
+ * (CLOCK_REALTIME). An AF_PACKET socket on IFACE (default eth0) sees every outgoing packet
  * as the interface transmits it, time-stamped by the kernel (SO_TIMESTAMPNS, taken in
  * dev_queue_xmit_nit, i.e. as the packet goes to the NIC): the first UDP datagram to
  * SERVER_PORT carrying a CoAP 2.05 (a notification) ends the sample. Samples are GAP_MS apart.
@@ -67,12 +67,13 @@ int main(int argc, char **argv)
 	int port = atoi(argv[2]), count = atoi(argv[3]), gap_ms = atoi(argv[4]);
 	const char *ifname = argc > 5 ? argv[5] : "eth0";
 
-	int s = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_IP));
+	/* ETH_P_ALL: only taps on every protocol see outgoing packets (dev_queue_xmit_nit) */
+	int s = socket(AF_PACKET, SOCK_DGRAM, htons(ETH_P_ALL));
 	if (s < 0) {
 		perror("socket(AF_PACKET)");
 		return 1;
 	}
-	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_IP),
+	struct sockaddr_ll ll = { .sll_family = AF_PACKET, .sll_protocol = htons(ETH_P_ALL),
 				  .sll_ifindex = (int)if_nametoindex(ifname) };
 	if (!ll.sll_ifindex || bind(s, (struct sockaddr *)&ll, sizeof ll) < 0) {
 		perror(ifname);
@@ -133,7 +134,8 @@ int main(int argc, char **argv)
 			ssize_t r = recvmsg(s, &mh, 0);
 			if (r < 0)
 				break;
-			if (from.sll_pkttype != PACKET_OUTGOING || !is_notification(buf, r, port))
+			if (from.sll_pkttype != PACKET_OUTGOING || from.sll_protocol != htons(ETH_P_IP) ||
+			    !is_notification(buf, r, port))
 				continue;
 			for (struct cmsghdr *c = CMSG_FIRSTHDR(&mh); c; c = CMSG_NXTHDR(&mh, c))
 				if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_TIMESTAMPNS)
