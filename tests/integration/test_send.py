@@ -12,7 +12,6 @@ are taken by the daemon only, so the pause merely delays them."""
 import subprocess
 import time
 from datetime import datetime
-from pathlib import Path
 
 import pytest
 
@@ -130,6 +129,7 @@ def test_store_and_forward_in_order(private_server, daemon, events):
     ev = events(d.endpoint, srv)
     before = send_times(wait_count(ev, "SEND", 2, timeout=20))
     srv.stop()
+    stopped_at = time.monotonic()
     ev.close()
     time.sleep(9)                                     # four periods and more
     assert d.alive()
@@ -145,6 +145,12 @@ def test_store_and_forward_in_order(private_server, daemon, events):
     assert_spaced(before + want, 2, "readings up to the end of the outage")
     assert all(b > a for a, b in zip(got, got[1:])), got
     assert queue_files(d) == []
+    # and nothing from the outage turns up again later (a request given up
+    # on must not be retransmitted: CoAP would go on for about 45 s, so
+    # listen until well past the third retransmission of the first one)
+    time.sleep(max(0.0, stopped_at + 25 - time.monotonic()))
+    late = send_times(ev.seen("SEND"))
+    assert all(b > a for a, b in zip(late, late[1:])), f"a reading delivered twice or out of order: {late}"
 
 
 def test_queue_bound_keeps_newest(private_server, daemon, events):
@@ -182,8 +188,10 @@ def test_queue_survives_daemon_restart(private_server, daemon, events):
     ev.close()
     time.sleep(3.5)
     pause(d)
-    kept = [t13(q) for q in queued_sends(d)]
-    sigkill(d)
+    try:
+        kept = [t13(q) for q in queued_sends(d)]
+    finally:
+        sigkill(d)
     assert len(kept) >= 2, f"only {kept} queued before the kill"
     off = log_offset(d)
     restart(d)
