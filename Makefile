@@ -108,9 +108,11 @@ check: deps
 # iio_dummy and i2c-stub feeding the real tmp006/bme280 (IIO) and lm75/tmp102 (hwmon) drivers;
 # lwm2md runs inside and registers with the test server in a network namespace of the run.
 # tests/hwsim/setup.sh installs and builds what it needs once (.cache/hwsim). Needs root.
+# The end-to-end cases run twice: normal build, then ASan+UBSan build (a second boot).
 # HWSIM_ARGS: passed on (--bench writes tests/hwsim/RESULTS.md; pytest options, e.g. -k gpio).
 hwsim: all $(LESHAN_JAR)
-	sh tests/hwsim/run.sh $(HWSIM_ARGS)
+	$(MAKE) SAN=1 all
+	LWM2MD_ASAN_BIN=$(CURDIR)/build/asan/lwm2md sh tests/hwsim/run.sh $(HWSIM_ARGS)
 
 demo: deps
 	$(MAKE) all $(LESHAN_JAR)

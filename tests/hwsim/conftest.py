@@ -35,6 +35,7 @@ sys.path.insert(1, str(TOP / "tests" / "integration"))
 from vm import VM, VMError, log  # noqa: E402
 
 RUN = Path(os.environ.get("HWSIM_RUN") or tempfile.mkdtemp(prefix="lwm2md-hwsim."))
+RUN.mkdir(parents=True, exist_ok=True)
 TAP = os.environ.get("HWSIM_TAP")
 HOST_IP = os.environ.get("HWSIM_HOST_IP")
 GUEST_IP = os.environ.get("HWSIM_GUEST_IP")
@@ -316,7 +317,10 @@ class Lwm2md:
         return self.vm.run(f"lwm2md --check-config -c {self.CONF}")
 
     def start(self):
+        # the sanitizer options are those of tests/integration (ignored by the normal build)
         self.vm.sh("mkdir -p /var/lib/lwm2md; rm -f /run/lwm2md.rc; "
+                   "export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 "
+                   "UBSAN_OPTIONS=halt_on_error=1:print_stacktrace=1; "
                    f"(lwm2md -c {self.CONF} --foreground >>{self.LOG} 2>&1; echo $? > /run/lwm2md.rc) "
                    "</dev/null >/dev/null 2>&1 &")
 
