@@ -24,6 +24,7 @@ struct entry {
 struct attr_store {
 	struct entry *list;
 	char *dir;
+	bool damaged;
 };
 
 #define ATTR_FILE "attributes.json"
@@ -69,11 +70,17 @@ struct attr_store *attr_store_new(const char *dir)
 		log_warn("attributes: %s/%s: %s; starting without attributes", dir, ATTR_FILE,
 			 err.msg);
 		attr_forget(s, &(struct dm_path){ .len = 0 });
+		s->damaged = true;
 	}
 	else if (rc && rc != -ENOENT)
 		log_warn("attributes: %s", err.msg);
 	buf_fini(&b);
 	return s;
+}
+
+bool attr_store_damaged(const struct attr_store *s)
+{
+	return s && s->damaged;
 }
 
 void attr_store_free(struct attr_store *s)

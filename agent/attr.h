@@ -40,6 +40,9 @@ struct attr_store;
  * (attributes.json, loaded here, rewritten after every change), or NULL. */
 struct attr_store *attr_store_new(const char *dir);
 void attr_store_free(struct attr_store *s);
+/* True if the saved attributes could not be read back (then a resumed
+ * registration would carry attributes the server no longer sees: start anew). */
+bool attr_store_damaged(const struct attr_store *s);
 /* Applies a Write-Attributes query ("pmin=10&pmax=60&gt", a bare name unsets)
  * to path after checking it: names, values, numeric-only attributes on
  * numeric resources, lt < gt, lt + 2*st < gt, pmin <= pmax, epmin <= epmax

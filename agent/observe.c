@@ -10,6 +10,7 @@
  * wait for have no timer armed: an idle observation costs no wakeups. */
 #include "observe.h"
 
+#include <errno.h>
 #include <jansson.h>
 #include <math.h>
 #include <stdio.h>
@@ -444,6 +445,41 @@ void obs_restore(struct obs_mgr *m)
 	if (n)
 		log_info("observations: %zu carried over from before the restart", n);
 	save(m);
+}
+
+bool obs_saved_valid(struct obs_mgr *m)
+{
+	struct errbuf err;
+	json_error_t jerr;
+	struct buf b;
+	json_t *arr, *it;
+	bool ok;
+	size_t i;
+	int rc;
+
+	buf_init(&b);
+	rc = store_read(m->ag->cfg->state_dir, OBS_FILE, &b, &err);
+	if (rc) {
+		buf_fini(&b);
+		return rc == -ENOENT;
+	}
+	arr = json_loadb((const char *)b.p, b.len, 0, &jerr);
+	buf_fini(&b);
+	ok = json_is_array(arr);
+	json_array_foreach(arr, i, it) {
+		json_t *jp;
+		const char *hex;
+		int composite, format, seq;
+
+		if (json_unpack(it, "{s:s, s:o, s:b, s:i, s:i}", "token", &hex, "paths", &jp,
+				"composite", &composite, "format", &format, "seq", &seq) ||
+		    !json_is_array(jp))
+			ok = false;
+	}
+	json_decref(arr);
+	if (!ok)
+		log_warn("observations: %s/%s is damaged", m->ag->cfg->state_dir, OBS_FILE);
+	return ok;
 }
 
 void obs_forget_saved(struct obs_mgr *m)

@@ -36,5 +36,7 @@ size_t obs_count(const struct obs_mgr *m);
  * registration was resumed); obs_forget_saved() drops them instead. */
 void obs_restore(struct obs_mgr *m);
 void obs_forget_saved(struct obs_mgr *m);
+/* False if observations.json exists but cannot be read back. */
+bool obs_saved_valid(struct obs_mgr *m);
 
 #endif

@@ -27,6 +27,7 @@
 #include "loop.h"
 #include "observe.h"
 #include "send.h"
+#include "attr.h"
 #include "store.h"
 
 struct reg {
@@ -543,7 +544,14 @@ void reg_disable(struct reg *r, uint32_t seconds)
 bool reg_start(struct reg *r)
 {
 	r->attempt = r->sequence = 0;
-	if (restore(r)) {
+	/* damaged attributes or observations: what the server set up is lost,
+	 * so resuming would leave it believing in things we no longer do */
+	if ((attr_store_damaged(r->ag->attrs) || !obs_saved_valid(r->ag->obs)) &&
+	    restore(r)) {
+		log_warn("registration: state folder damaged; registering anew");
+		r->location[0] = 0;
+		forget_saved(r);
+	} else if (restore(r)) {
 		/* carry on: an Update (with the links, which may have changed
 		 * while we were down) instead of a new Register */
 		log_info("registration: resuming location /%s after a restart", r->location);
