@@ -488,21 +488,25 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
 		coap_bin_const_t tok = coap_pdu_get_token(sent);
 
 		/* a notification the server refused or never acknowledged */
-		if (coap_pdu_get_code(sent) >= 64)
+		if (coap_pdu_get_code(sent) >= 64 && reason != COAP_NACK_ICMP_ISSUE)
 			obs_cancel(c->ag->obs, tok.s, tok.length,
 				   reason == COAP_NACK_RST ? "Reset by the server" :
 				   "the server did not acknowledge a notification");
 		return;
 	}
 	switch (reason) {
+	case COAP_NACK_ICMP_ISSUE:
+		/* not an answer: libcoap goes on retransmitting (4.3.1), and a
+		 * retransmission may still reach a server that comes back.
+		 * Taking this as the end would send the request again later
+		 * and have it delivered twice (a Send reading, say). */
+		log_debug("%s: port unreachable; still retransmitting", p->path);
+		return;
 	case COAP_NACK_TOO_MANY_RETRIES:
 		ans.code = -ETIMEDOUT;
 		break;
 	case COAP_NACK_RST:
 		ans.code = -ECONNRESET;
-		break;
-	case COAP_NACK_ICMP_ISSUE:
-		ans.code = -ECONNREFUSED;
 		break;
 	default:
 		ans.code = -EIO;
