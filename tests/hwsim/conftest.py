@@ -286,7 +286,8 @@ SENSORS = {
                "debounce": 0, "edge": "both"},
     "door": {"object": 3200, "instance": 1, "driver": "gpio", "line": "door", "active_low": "true"},
     "relay": {"object": 3201, "instance": 0, "driver": "gpio", "chip": "hwsim-gpio", "line": "relay"},
-    "led": {"object": 3201, "instance": 1, "driver": "gpio", "chip": "{gpiochip}", "line": str(LINE_LED)},
+    "led": {"object": 3201, "instance": 1, "driver": "gpio", "chip": "{gpiochip}", "line": str(LINE_LED),
+            "initial": "true"},
     # a chip that does not exist when lwm2md starts (hw.sh late-chip add|remove)
     "late": {"object": 3200, "instance": 2, "driver": "gpio", "chip": "hwsim-late", "line": "late-in"},
 }
@@ -362,5 +363,7 @@ def lwm2md(vm, hw, leshan, rest):
     rc = d.stop()
     text = d.log()
     assert rc == 0, f"lwm2md exited with {rc} after SIGTERM:\n{text[-3000:]}"
+    held = vm.sh("gpioinfo hwsim-gpio | grep -F '\"lwm2md\"' || true")
+    assert not held, f"lines still requested after lwm2md exited:\n{held}"
     for bad in ("AddressSanitizer", "runtime error:", "LeakSanitizer"):
         assert bad not in text, f"sanitizer report in lwm2md's log:\n{text[-6000:]}"

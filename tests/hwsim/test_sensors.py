@@ -5,10 +5,12 @@ through i2c-stub registers and gpio-sim pulls.
 
 Paths: /3303/0 tmp006 (IIO), /3303/1 lm75 (hwmon), /3303/2 tmp102 (hwmon by path),
 /3303/3 + /3304/0 + /3315/0 bme280 (IIO), /3303/4 ACPI thermal zone, /3316/0 iio_dummy voltage0, /3200/0 button,
-/3200/1 door (active-low), /3201/0 relay, /3201/1 led."""
+/3200/1 door (active-low), /3200/2 a line of a chip made later, /3201/0 relay,
+/3201/1 led (initial = true)."""
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -20,7 +22,8 @@ from reporting_util import (cancel_observe, is_notification_of, no_event, observ
 
 EP = ENDPOINT
 SENSOR_VALUE, UNITS, MIN_MEASURED, MAX_MEASURED, RESET_MIN_MAX = 5700, 5701, 5601, 5602, 5605
-DI_STATE, DI_COUNTER = 5500, 5501
+DI_STATE, DI_COUNTER, DI_COUNTER_RESET = 5500, 5501, 5505
+APPLICATION_TYPE = 5750
 DO_STATE, DO_POLARITY = 5550, 5551
 
 
@@ -31,14 +34,16 @@ def read_value(rest, path: str):
 
 
 def wait_value(rest, path: str, want, timeout: float = 10.0, tol: float = 1e-6):
-    """Reads path until it gives want (for what is sampled on a period, not on demand)."""
+    """Reads path until it gives want (for what is sampled on a period, not on demand, and for
+    a device coming back: 5.03 meanwhile is no failure)."""
     deadline = time.monotonic() + timeout
     while True:
-        got = read_value(rest, path)
-        if got == pytest.approx(want, abs=tol):
-            return got
+        r = rest.read(EP, path)
+        assert r.code in (205, 503), f"read {path}: {r}"
+        if r.code == 205 and r.content == pytest.approx(want, abs=tol):
+            return r.content
         if time.monotonic() > deadline:
-            raise AssertionError(f"{path} is {got}, not {want}, after {timeout} s")
+            raise AssertionError(f"{path} answers {r}, not {want}, after {timeout} s")
         time.sleep(0.3)
 
 
@@ -176,6 +181,25 @@ def test_gpio_active_low_input(lwm2md, rest, hw):
     wait_value(rest, f"/3200/1/{DI_STATE}", True, timeout=5)
 
 
+def test_gpio_counter_reset(lwm2md, rest, hw):
+    hw.pull(LINE_BUTTON, True)
+    hw.pull(LINE_BUTTON, False)
+    deadline = time.monotonic() + 5
+    while read_value(rest, f"/3200/0/{DI_COUNTER}") == 0:
+        assert time.monotonic() < deadline, "the counter did not count"
+        time.sleep(0.2)
+    r = rest.execute(EP, f"/3200/0/{DI_COUNTER_RESET}")
+    assert r.code == 204, r
+    assert read_value(rest, f"/3200/0/{DI_COUNTER}") == 0
+
+
+def test_gpio_output_starts_at_initial(lwm2md, rest, hw):
+    """initial = true: the line is driven high from the start, before any write."""
+    assert hw.line_value(LINE_LED) == 1
+    assert read_value(rest, f"/3201/1/{DO_STATE}") is True
+    assert hw.line_value(LINE_RELAY) == 0
+
+
 def test_server_write_to_3201_drives_the_line(lwm2md, rest, hw):
     for want in (True, False, True):
         r = rest.write(EP, f"/3201/0/{DO_STATE}", res(DO_STATE, want))
@@ -189,6 +213,50 @@ def test_server_write_to_3201_drives_the_line(lwm2md, rest, hw):
     r = rest.write(EP, f"/3201/1/{DO_STATE}", res(DO_STATE, False))
     assert r.code == 204, r
     assert hw.line_value(LINE_LED) == 0
+
+
+# --- failures ---------------------------------------------------------------------------------------
+
+def test_device_error_gives_503_then_values_again(lwm2md, rest, hw):
+    """The bme280 reports a skipped measurement (0x80000 in the temperature registers): its
+    driver fails the read with EIO, so /3303/3 answers 5.03, never the last value; once the
+    registers hold a measurement again, values come back."""
+    value = f"/3303/3/{SENSOR_VALUE}"
+    assert read_value(rest, value) == pytest.approx(25.08)
+    hw.vm.sh("sh /opt/hwsim/hw.sh w8 0x76 0xfa 0x80 0x00 0x00")
+    try:
+        vm_says = hw.vm.run(f"cat /sys/bus/iio/devices/{hw.bme280_iio}/in_temp_input")
+        assert vm_says[0] != 0, f"the driver did not fail: {vm_says}"
+        deadline = time.monotonic() + 25
+        while (r := rest.read(EP, value)).code != 503:
+            assert r.code == 205, r
+            assert time.monotonic() < deadline, f"{value} still answers {r} while the device fails"
+            time.sleep(0.3)
+    finally:
+        hw.vm.sh("sh /opt/hwsim/hw.sh w8 0x76 0xfa 0x7e 0xed 0x00")
+    wait_value(rest, value, 25.08, timeout=25, tol=1e-3)
+
+
+def test_check_config_warns_about_missing_hardware(lwm2md, vm, hw):
+    """--check-config on the VM's real devices: sections naming hardware that is not there get
+    a warning with FILE:LINE (exit 0: a missing device is not a config error); present ones
+    get none."""
+    lines = [
+        "[server]", "uri = coap://10.77.0.1:5683", "",
+        "[sensor.present]", "object = 3303", "driver = hwmon", "device = lm75", "channel = temp1", "",
+        "[sensor.no-iio]", "object = 3303", "driver = iio", "device = nosuch", "channel = temp", "",
+        "[sensor.no-line]", "object = 3200", "driver = gpio", "chip = hwsim-gpio", "line = nosuch", "",
+        "[sensor.no-zone]", "object = 3303", "driver = thermal", "zone = nosuch", "",
+    ]
+    vm.write_file("/tmp/missing.ini", "\n".join(lines))
+    rc, out = vm.run("lwm2md --check-config -c /tmp/missing.ini")
+    assert rc == 0, out
+    for name in ("no-iio", "no-line", "no-zone"):
+        first = lines.index(f"[sensor.{name}]") + 1
+        last = first + lines[first:].index("")
+        m = re.search(rf"/tmp/missing\.ini:(\d+): \[sensor\.{name}\].*warning", out)
+        assert m and first <= int(m.group(1)) <= last, f"no warning within lines {first}-{last}:\n{out}"
+    assert "sensor.present" not in out, out
 
 
 # --- Reset Min and Max Measured Value ---------------------------------------------------------------
@@ -275,3 +343,21 @@ def test_gpio_chip_added_and_removed_at_run_time(lwm2md, rest, hw):
         assert time.monotonic() < deadline, f"{value} still answers {r} with its chip gone"
         time.sleep(0.3)
     assert lwm2md.alive()
+
+
+# --- restart (last: it restarts the session's daemon) ----------------------------------------------
+
+def test_restart_keeps_application_type_and_releases_lines(lwm2md, rest, hw):
+    """Application Type is writable and kept in the state folder; SIGTERM releases every GPIO
+    line; the new process registers again and drives its outputs from initial."""
+    r = rest.write(EP, f"/3303/1/{APPLICATION_TYPE}", res(APPLICATION_TYPE, "board temperature"))
+    assert r.code == 204, r
+    assert lwm2md.stop() == 0
+    held = hw.vm.sh("gpioinfo hwsim-gpio | grep -F '\"lwm2md\"' || true")
+    assert not held, f"lines still requested after lwm2md exited:\n{held}"
+    rest.wait_gone(EP, timeout=10)
+    lwm2md.start()
+    rest.wait_client(EP, timeout=60)
+    assert read_value(rest, f"/3303/1/{APPLICATION_TYPE}") == "board temperature"
+    assert read_value(rest, f"/3303/1/{SENSOR_VALUE}") == pytest.approx(25.0)
+    assert hw.line_value(LINE_LED) == 1
