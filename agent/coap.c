@@ -268,6 +268,11 @@ static void start_observe(struct coapc *c, const coap_pdu_t *pdu, const struct d
 	coap_add_option(resp, COAP_OPTION_OBSERVE, coap_encode_var_safe(b, sizeof(b), seq), b);
 }
 
+static void release_body(coap_session_t *s, void *body)
+{
+	free(body);
+}
+
 static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *pdu,
 		       const coap_string_t *query, coap_pdu_t *resp)
 {
@@ -280,6 +285,7 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 	size_t off, total;
 	unsigned char buf[8];
 	struct dedup *dup;
+	size_t body_len;
 	int code, observe = -1;
 
 	dup = dedup_find(c, coap_pdu_get_mid(pdu));
@@ -358,16 +364,20 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 		/* libcoap leaves out a Content-Format of 0 (text/plain), which
 		 * servers then cannot decode: add it ourselves */
 		coap_add_option(resp, COAP_OPTION_CONTENT_FORMAT, 0, buf);
+	body_len = out.body.len;
 	if (out.format != LWM_FMT_NONE && out.body.len) {
-		/* libcoap adds Content-Format and splits into Block2 when needed */
+		/* libcoap adds Content-Format and splits into Block2 when needed;
+		 * it serves the later blocks from our buffer without copying it,
+		 * so the buffer becomes libcoap's, freed by release_body() */
+		uint8_t *body = out.body.p;
+
+		buf_init(&out.body);
 		coap_add_data_large_response(r, s, pdu, resp, query, (uint16_t)out.format, -1, 0,
-					     out.body.len, out.body.p, NULL, NULL);
+					     body_len, body, release_body, body);
 	} else if (out.format != LWM_FMT_NONE) {
 		add_format(resp, out.format);
 	}
 out:
-	/* coap_add_data_large_response keeps its own copy only with a release
-	 * callback; we pass none, so libcoap copied the body already */
 	buf_fini(&out.body);
 	coap_delete_string(uri);
 }
