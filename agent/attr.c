@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "codec.h"
 #include "log.h"
 #include "store.h"
 
@@ -345,11 +346,11 @@ void attr_format(const struct attr_store *s, const struct dm_path *path, struct 
 	if (a->set & ATTR_PMAX)
 		buf_printf(out, ";pmax=%u", a->pmax);
 	if (a->set & ATTR_GT)
-		buf_printf(out, ";gt=%.17g", a->gt);
+		buf_printf(out, ";gt=%.*g", codec_float_digits(a->gt), a->gt);
 	if (a->set & ATTR_LT)
-		buf_printf(out, ";lt=%.17g", a->lt);
+		buf_printf(out, ";lt=%.*g", codec_float_digits(a->lt), a->lt);
 	if (a->set & ATTR_ST)
-		buf_printf(out, ";st=%.17g", a->st);
+		buf_printf(out, ";st=%.*g", codec_float_digits(a->st), a->st);
 	if (a->set & ATTR_EPMIN)
 		buf_printf(out, ";epmin=%u", a->epmin);
 	if (a->set & ATTR_EPMAX)

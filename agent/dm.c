@@ -862,6 +862,19 @@ static int do_delete(struct dm *dm, struct dm_obj *obj, struct dm_inst *inst,
 	return COAP_RESPONSE_CODE(202);
 }
 
+/* LwM2M CBOR came with LwM2M 1.2: a 1.1 registration neither offers nor
+ * reads it (4.06 / 4.15, as for any format we do not speak). */
+static int check_version_formats(const struct dm_req *req, struct errbuf *err)
+{
+	if (req->v12)
+		return 0;
+	if (req->accept == LWM_FMT_LWM2M_CBOR)
+		return errbuf_set(err, LWM_ENOTACCEPT, "LwM2M CBOR needs an LwM2M 1.2 registration");
+	if (req->format == LWM_FMT_LWM2M_CBOR && req->len)
+		return errbuf_set(err, LWM_EFORMAT, "LwM2M CBOR needs an LwM2M 1.2 registration");
+	return 0;
+}
+
 int dm_handle(struct dm *dm, const struct dm_req *req, struct dm_resp *resp, struct errbuf *err)
 {
 	const struct dm_res_def *def = NULL;
@@ -872,6 +885,8 @@ int dm_handle(struct dm *dm, const struct dm_req *req, struct dm_resp *resp, str
 	err->msg[0] = 0;
 	resp->format = LWM_FMT_NONE;
 	resp->location[0] = 0;
+	if (check_version_formats(req, err))
+		return check_version_formats(req, err);
 
 	if (p->len >= 1) {
 		if (!(obj = dm_find_obj(dm, p->id[0])))
