@@ -260,7 +260,8 @@ def pytest_runtest_makereport(item, call):
 # --- lwm2md in the VM --------------------------------------------------------------------------
 
 # The sensors lwm2md maps in the VM: [sensor.NAME] sections with the keys etc/lwm2md.ini
-# documents. "{x}" fields are filled from the hardware facts (hw).
+# documents. "{x}" fields are filled from the hardware facts (hw). period = 1 (s) where a case
+# waits for the daemon to notice something (the default, 10 s, would only make the run longer).
 SENSORS = {
     # IIO: tmp006 on i2c-stub, named after its i2c client ("0-0040"), and by sysfs path
     "die": {"object": 3303, "instance": 0, "driver": "iio", "device": "{tmp006}", "channel": "temp",
@@ -269,9 +270,10 @@ SENSORS = {
     "board": {"object": 3303, "instance": 1, "driver": "hwmon", "device": "lm75", "channel": "temp1",
               "period": 1, "max_age": 0},
     "inlet": {"object": 3303, "instance": 2, "driver": "hwmon", "device": "/sys/bus/i2c/devices/{tmp102}",
-              "channel": "temp1", "present": "device"},
+              "channel": "temp1", "present": "device", "period": 1},
     # IIO: bme280, three objects from one device
-    "bme-temp": {"object": 3303, "instance": 3, "driver": "iio", "device": "bme280", "channel": "temp"},
+    "bme-temp": {"object": 3303, "instance": 3, "driver": "iio", "device": "bme280", "channel": "temp",
+                 "period": 1},
     "bme-humidity": {"object": 3304, "instance": 0, "driver": "iio", "device": "bme280",
                      "channel": "humidityrelative"},
     "bme-pressure": {"object": 3315, "instance": 0, "driver": "iio", "device": "bme280",
@@ -289,7 +291,8 @@ SENSORS = {
     "led": {"object": 3201, "instance": 1, "driver": "gpio", "chip": "{gpiochip}", "line": str(LINE_LED),
             "initial": "true"},
     # a chip that does not exist when lwm2md starts (hw.sh late-chip add|remove)
-    "late": {"object": 3200, "instance": 2, "driver": "gpio", "chip": "hwsim-late", "line": "late-in"},
+    "late": {"object": 3200, "instance": 2, "driver": "gpio", "chip": "hwsim-late", "line": "late-in",
+             "period": 1},
 }
 
 
