@@ -62,6 +62,7 @@ struct sendq {
 	uint64_t dropped;
 	bool busy;                      /* a request is in flight */
 	uint64_t busy_id;
+	uint64_t refused_id;            /* refused once; dropped if refused again */
 	struct group groups[CFG_MAX_SEND];
 	int ngroups;
 };
@@ -113,7 +114,10 @@ static bool drop_oldest(struct sendq *q, const char *why)
 	size_t i = 0;
 	char name[24];
 
-	if (q->busy && q->n && q->ids[0] == q->busy_id)
+	/* the entry in flight is protected only while we are registered: in
+	 * an outage it is as stale as any other (and if it still gets through,
+	 * it was delivered after all) */
+	if (q->busy && q->n && q->ids[0] == q->busy_id && reg_state(q->ag->reg) == REG_REGISTERED)
 		i = 1;
 	if (i >= q->n)
 		return false;
@@ -205,17 +209,29 @@ static void sent(void *arg, const struct coapc_answer *ans)
 
 	q->busy = false;
 	if (ans->code == COAP_RESPONSE_CODE(204) || ans->code == COAP_RESPONSE_CODE(201)) {
+		q->refused_id = UINT64_MAX;
 		forget(q, id);
 		flush(q);
 		return;
 	}
-	if (ans->code > 0) {
-		/* the server refused this one: retrying would be refused again */
-		log_warn("send: the server answered %d.%02d; dropping the entry", ans->code >> 5,
-			 ans->code & 31);
+	if (ans->code > 0 && q->refused_id == id) {
+		/* refused again right after the registration was confirmed: it
+		 * is this entry the server does not want; retrying is useless */
+		log_warn("send: the server answered %d.%02d again; dropping the entry",
+			 ans->code >> 5, ans->code & 31);
 		forget(q, id);
 		q->dropped++;
 		flush(q);
+		return;
+	}
+	if (ans->code > 0) {
+		/* a server that lost our registration refuses a Send too (Leshan
+		 * says 4.00): keep the entry, confirm the registration (an
+		 * Update, or a new Register if it is gone), which flushes again */
+		log_warn("send: the server answered %d.%02d; checking the registration",
+			 ans->code >> 5, ans->code & 31);
+		q->refused_id = id;
+		reg_update_now(q->ag->reg);
 		return;
 	}
 	/* no answer: keep it, and find out whether we are still registered */
@@ -236,7 +252,9 @@ static void flush(struct sendq *q)
 	while (!q->busy && q->n) {
 		enum reg_state st = reg_state(ag->reg);
 
-		if (st != REG_REGISTERED && st != REG_UPDATING)
+		/* not while an Update is out: it may yet tell us to register anew
+		 * (updated() and registered() flush) */
+		if (st != REG_REGISTERED)
 			return;
 		name_of(q->ids[0], name, sizeof(name));
 		buf_init(&b);
@@ -424,6 +442,7 @@ struct sendq *send_new(struct agent *ag)
 	if (!q)
 		return NULL;
 	q->ag = ag;
+	q->refused_id = UINT64_MAX;
 	snprintf(q->dir, sizeof(q->dir), "%s/queue", ag->cfg->state_dir);
 	if (store_mkdir(q->dir, &err))
 		log_warn("send queue: %s; queued data will not survive a restart", err.msg);
