@@ -14,54 +14,7 @@
 
 #include <cmocka.h>
 
-#include "codec.h"
-
-/* "A1 03 'abc'": hex bytes, and text in quotes taken as it is. */
-static size_t unhex(const char *s, uint8_t *out)
-{
-	size_t n = 0;
-	unsigned v;
-
-	while (*s) {
-		if (*s == ' ') {
-			s++;
-		} else if (*s == '\'') {
-			for (s++; *s && *s != '\''; s++)
-				out[n++] = (uint8_t)*s;
-			if (*s)
-				s++;
-		} else {
-			if (sscanf(s, "%2x", &v) != 1)
-				fail_msg("bad hex at \"%s\"", s);
-			out[n++] = (uint8_t)v;
-			s += 2;
-		}
-	}
-	return n;
-}
-
-static struct dm_path path(const char *s)
-{
-	struct dm_path p;
-
-	if (dm_path_parse(s, &p, NULL))
-		fail_msg("bad test path %s", s);
-	return p;
-}
-
-static void add(struct dm_recs *l, const char *s, struct dm_value v)
-{
-	struct dm_path p = path(s);
-
-	assert_int_equal(dm_recs_add(l, &p, &v), 0);
-}
-
-static void check_path(const struct dm_rec *r, const char *want)
-{
-	char s[DM_PATH_STR_MAX];
-
-	assert_string_equal(dm_path_str(&r->path, s, sizeof(s)), want);
-}
+#include "codec_helpers.h"
 
 static struct dm_value corelnk(const char *s)
 {
@@ -73,22 +26,7 @@ static struct dm_value corelnk(const char *s)
 
 static void encode_ok(const char *base, const struct dm_recs *l, const char *hex)
 {
-	struct dm_path b = path(base);
-	struct errbuf err = { "" };
-	uint8_t want[512];
-	size_t len = unhex(hex, want), i;
-	struct buf out;
-
-	buf_init(&out);
-	if (codec_encode(LWM_FMT_LWM2M_CBOR, &b, l, &out, &err))
-		fail_msg("encode at %s: %s", base, err.msg);
-	if (out.len != len || (len && memcmp(out.p, want, len))) {
-		for (i = 0; i < out.len; i++)
-			fprintf(stderr, "%02X ", out.p[i]);
-		fprintf(stderr, "\n");
-		fail_msg("encode at %s: %zu bytes, want %zu", base, out.len, len);
-	}
-	buf_fini(&out);
+	encode_hex_ok(LWM_FMT_LWM2M_CBOR, base, l, hex);
 }
 
 #define OMA "74 'Open Mobile Alliance'"
@@ -298,14 +236,7 @@ static void test_encode_bad(void **state)
 
 static void decode_ok(const char *base, const char *hex, struct dm_recs *l)
 {
-	struct dm_path b = path(base);
-	struct errbuf err = { "" };
-	uint8_t in[512];
-	size_t len = unhex(hex, in);
-
-	dm_recs_init(l);
-	if (codec_decode(LWM_FMT_LWM2M_CBOR, &b, in, len, l, &err))
-		fail_msg("decode %s at %s: %s", hex, base, err.msg);
+	decode_hex_ok(LWM_FMT_LWM2M_CBOR, base, hex, l);
 }
 
 /* Every way of writing {/3/0/0: 42, /3/0/1: "x"} reads the same. */

@@ -11,23 +11,7 @@
 
 #include <cmocka.h>
 
-#include "codec.h"
-
-static struct dm_path path(const char *s)
-{
-	struct dm_path p;
-
-	if (dm_path_parse(s, &p, NULL))
-		fail_msg("bad test path %s", s);
-	return p;
-}
-
-static void add(struct dm_recs *l, const char *s, struct dm_value v)
-{
-	struct dm_path p = path(s);
-
-	assert_int_equal(dm_recs_add(l, &p, &v), 0);
-}
+#include "codec_helpers.h"
 
 static void encode_ok(const char *base, const struct dm_recs *l, const char *want)
 {
@@ -54,27 +38,6 @@ static const char device_json[] =
 	"{\"n\":\"13\",\"v\":1367491215},"
 	"{\"n\":\"14\",\"vs\":\"+02:00\"},"
 	"{\"n\":\"16\",\"vs\":\"U\"}]";
-
-static void device_recs(struct dm_recs *l)
-{
-	dm_recs_init(l);
-	add(l, "/3/0/0", dm_str("Open Mobile Alliance"));
-	add(l, "/3/0/1", dm_str("Lightweight M2M Client"));
-	add(l, "/3/0/2", dm_str("345000123"));
-	add(l, "/3/0/3", dm_str("1.0"));
-	add(l, "/3/0/6/0", dm_int(1));
-	add(l, "/3/0/6/1", dm_int(5));
-	add(l, "/3/0/7/0", dm_int(3800));
-	add(l, "/3/0/7/1", dm_int(5000));
-	add(l, "/3/0/8/0", dm_int(125));
-	add(l, "/3/0/8/1", dm_int(900));
-	add(l, "/3/0/9", dm_int(100));
-	add(l, "/3/0/10", dm_int(15));
-	add(l, "/3/0/11/0", dm_int(0));
-	add(l, "/3/0/13", dm_time(1367491215));
-	add(l, "/3/0/14", dm_str("+02:00"));
-	add(l, "/3/0/16", dm_str("U"));
-}
 
 static void test_encode_device(void **state)
 {
@@ -187,19 +150,7 @@ static void test_encode_bad(void **state)
 
 static void decode_ok(const char *base, const char *json, struct dm_recs *l)
 {
-	struct dm_path b = path(base);
-	struct errbuf err = { "" };
-
-	dm_recs_init(l);
-	if (codec_decode(LWM_FMT_SENML_JSON, &b, (const uint8_t *)json, strlen(json), l, &err))
-		fail_msg("decode at %s: %s", base, err.msg);
-}
-
-static void check_path(const struct dm_rec *r, const char *want)
-{
-	char s[DM_PATH_STR_MAX];
-
-	assert_string_equal(dm_path_str(&r->path, s, sizeof(s)), want);
+	decode_bytes_ok(LWM_FMT_SENML_JSON, base, json, strlen(json), "", l);
 }
 
 static void test_decode_device(void **state)

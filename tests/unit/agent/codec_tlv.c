@@ -12,23 +12,7 @@
 
 #include <cmocka.h>
 
-#include "codec.h"
-
-static struct dm_path path(const char *s)
-{
-	struct dm_path p;
-
-	if (dm_path_parse(s, &p, NULL))
-		fail_msg("bad test path %s", s);
-	return p;
-}
-
-static void add(struct dm_recs *l, const char *s, struct dm_value v)
-{
-	struct dm_path p = path(s);
-
-	assert_int_equal(dm_recs_add(l, &p, &v), 0);
-}
+#include "codec_helpers.h"
 
 /* The Device object instance of TS Core 7.4.3.2 (with its "Lightweight"
  * spelled right, and Supported Binding at resource 16). */
@@ -50,43 +34,9 @@ static const uint8_t device_tlv[] = {
 	0xC1, 0x10, 'U',
 };
 
-static void device_recs(struct dm_recs *l)
-{
-	dm_recs_init(l);
-	add(l, "/3/0/0", dm_str("Open Mobile Alliance"));
-	add(l, "/3/0/1", dm_str("Lightweight M2M Client"));
-	add(l, "/3/0/2", dm_str("345000123"));
-	add(l, "/3/0/3", dm_str("1.0"));
-	add(l, "/3/0/6/0", dm_int(1));
-	add(l, "/3/0/6/1", dm_int(5));
-	add(l, "/3/0/7/0", dm_int(3800));
-	add(l, "/3/0/7/1", dm_int(5000));
-	add(l, "/3/0/8/0", dm_int(125));
-	add(l, "/3/0/8/1", dm_int(900));
-	add(l, "/3/0/9", dm_int(100));
-	add(l, "/3/0/10", dm_int(15));
-	add(l, "/3/0/11/0", dm_int(0));
-	add(l, "/3/0/13", dm_time(1367491215));
-	add(l, "/3/0/14", dm_str("+02:00"));
-	add(l, "/3/0/16", dm_str("U"));
-}
-
 static void encode_ok(const char *base, const struct dm_recs *l, const void *want, size_t len)
 {
-	struct dm_path b = path(base);
-	struct errbuf err = { "" };
-	struct buf out;
-	size_t i;
-
-	buf_init(&out);
-	if (codec_encode(LWM_FMT_TLV, &b, l, &out, &err))
-		fail_msg("encode at %s: %s", base, err.msg);
-	if (out.len != len || (len && memcmp(out.p, want, len))) {
-		for (i = 0; i < out.len; i++)
-			fprintf(stderr, "%02X%s", out.p[i], i % 16 == 15 ? "\n" : " ");
-		fail_msg("encode at %s: %zu bytes, want %zu", base, out.len, len);
-	}
-	buf_fini(&out);
+	encode_bytes_ok(LWM_FMT_TLV, base, l, want, len);
 }
 
 static void test_encode_device(void **state)
@@ -290,12 +240,7 @@ static void test_encode_bad(void **state)
 
 static void decode_ok(const char *base, const void *p, size_t len, struct dm_recs *l)
 {
-	struct dm_path b = path(base);
-	struct errbuf err = { "" };
-
-	dm_recs_init(l);
-	if (codec_decode(LWM_FMT_TLV, &b, p, len, l, &err))
-		fail_msg("decode at %s: %s", base, err.msg);
+	decode_bytes_ok(LWM_FMT_TLV, base, p, len, "", l);
 }
 
 static void check_rec(const struct dm_rec *r, const char *p, enum dm_type type,
