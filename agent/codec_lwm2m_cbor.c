@@ -30,6 +30,7 @@
  * payload cannot make a deep item tree to build and free: path depth bounds
  * the nesting, and arrays are refused everywhere but in keys. */
 #include "codec.h"
+#include "codec_cbor_stream.h"
 
 #include <float.h>
 #include <math.h>
@@ -264,16 +265,6 @@ int codec_lwm2m_cbor_encode(const struct dm_path *base, const struct dm_recs *re
 /* The root map and one map per path level below it. */
 #define MAX_MAPS 5
 
-/* One complete data item, as the callbacks see it. */
-struct item {
-	enum { I_UINT, I_NEGINT, I_FLOAT, I_BOOL, I_TEXT, I_BYTES, I_NULL, I_UNDEF } kind;
-	uint64_t u;             /* I_UINT; I_NEGINT: the value is -1 - u */
-	double f;
-	bool b;
-	const uint8_t *p;       /* I_TEXT, I_BYTES */
-	size_t len;
-};
-
 struct map {
 	int64_t left;           /* keys and values left; -1: indefinite */
 	uint8_t plen;           /* path length above this map's keys */
@@ -294,8 +285,7 @@ struct ldec {
 	bool in_key;            /* inside an array key */
 	int64_t key_left;       /* its ids left; -1: indefinite */
 	bool tagged;            /* tag 1 came: a Time follows */
-	char chunked;           /* 't' or 'b' inside an indefinite string */
-	struct buf chunks;
+	struct cbor_stream s;   /* the callbacks' context, indefinite strings */
 };
 
 static void fail(struct ldec *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -387,7 +377,7 @@ static void value_done(struct ldec *c)
 	map_item(c);
 }
 
-static void key_id(struct ldec *c, const struct item *it)
+static void key_id(struct ldec *c, const struct cbor_item *it)
 {
 	char a[DM_PATH_STR_MAX], b[DM_PATH_STR_MAX];
 	uint8_t i = c->path.len;
@@ -406,7 +396,7 @@ static void key_id(struct ldec *c, const struct item *it)
 		return fail(c, "%s is not under %s", pstr(&c->path, a), pstr(c->base, b));
 }
 
-static bool take_time(struct ldec *c, const struct item *it, struct dm_value *v)
+static bool take_time(struct ldec *c, const struct cbor_item *it, struct dm_value *v)
 {
 	double f;
 
@@ -435,7 +425,7 @@ static bool take_time(struct ldec *c, const struct item *it, struct dm_value *v)
 	return false;
 }
 
-static void value(struct ldec *c, const struct item *it)
+static void value(struct ldec *c, const struct cbor_item *it)
 {
 	struct dm_value v;
 
@@ -481,7 +471,7 @@ static bool refused(struct ldec *c)
 {
 	if (c->rc)
 		return true;
-	if (c->chunked) {
+	if (c->s.chunked) {
 		fail(c, "indefinite string holds another item");
 		return true;
 	}
@@ -496,7 +486,7 @@ static bool refused(struct ldec *c)
 	return false;
 }
 
-static void item(struct ldec *c, const struct item *it)
+static void item(struct ldec *c, const struct cbor_item *it)
 {
 	if (refused(c))
 		return;
@@ -521,7 +511,7 @@ static void container(struct ldec *c, bool is_map, size_t size, bool indefinite)
 
 	if (c->rc)
 		return;
-	if (c->depth == 0 && !c->done && !c->chunked) {
+	if (c->depth == 0 && !c->done && !c->s.chunked) {
 		if (!is_map)
 			return fail(c, "the root is not a map");
 	} else if (refused(c)) {
@@ -557,27 +547,36 @@ static void container(struct ldec *c, bool is_map, size_t size, bool indefinite)
 		map_close(c);
 }
 
-static void on_uint8(void *c, uint8_t v)   { item(c, &(struct item){ .kind = I_UINT, .u = v }); }
-static void on_uint16(void *c, uint16_t v) { item(c, &(struct item){ .kind = I_UINT, .u = v }); }
-static void on_uint32(void *c, uint32_t v) { item(c, &(struct item){ .kind = I_UINT, .u = v }); }
-static void on_uint64(void *c, uint64_t v) { item(c, &(struct item){ .kind = I_UINT, .u = v }); }
-static void on_neg8(void *c, uint8_t v)    { item(c, &(struct item){ .kind = I_NEGINT, .u = v }); }
-static void on_neg16(void *c, uint16_t v)  { item(c, &(struct item){ .kind = I_NEGINT, .u = v }); }
-static void on_neg32(void *c, uint32_t v)  { item(c, &(struct item){ .kind = I_NEGINT, .u = v }); }
-static void on_neg64(void *c, uint64_t v)  { item(c, &(struct item){ .kind = I_NEGINT, .u = v }); }
-static void on_float4(void *c, float v)    { item(c, &(struct item){ .kind = I_FLOAT, .f = v }); }
-static void on_float8(void *c, double v)   { item(c, &(struct item){ .kind = I_FLOAT, .f = v }); }
-static void on_bool(void *c, bool v)       { item(c, &(struct item){ .kind = I_BOOL, .b = v }); }
-static void on_null(void *c)               { item(c, &(struct item){ .kind = I_NULL }); }
-static void on_undef(void *c)              { item(c, &(struct item){ .kind = I_UNDEF }); }
-static void on_array(void *c, size_t n)    { container(c, false, n, false); }
-static void on_indef_array(void *c)        { container(c, false, 0, true); }
-static void on_map(void *c, size_t n)      { container(c, true, n, false); }
-static void on_indef_map(void *c)          { container(c, true, 0, true); }
+/* ---- the stream's operations -------------------------------------------- */
 
-static void on_tag(void *arg, uint64_t tag)
+static struct ldec *ldec_of(struct cbor_stream *s)
 {
-	struct ldec *c = arg;
+	return container_of(s, struct ldec, s);
+}
+
+static bool op_failed(struct cbor_stream *s) { return ldec_of(s)->rc != 0; }
+static void op_fail(struct cbor_stream *s, const char *msg) { fail(ldec_of(s), "%s", msg); }
+
+static void op_oom(struct cbor_stream *s)
+{
+	struct ldec *c = ldec_of(s);
+
+	c->rc = errbuf_set(c->err, LWM_EINTERNAL, "out of memory");
+}
+
+static void op_item(struct cbor_stream *s, const struct cbor_item *it)
+{
+	item(ldec_of(s), it);
+}
+
+static void op_container(struct cbor_stream *s, bool is_map, size_t size, bool indefinite)
+{
+	container(ldec_of(s), is_map, size, indefinite);
+}
+
+static void op_tag(struct cbor_stream *s, uint64_t tag)
+{
+	struct ldec *c = ldec_of(s);
 
 	if (refused(c))
 		return;
@@ -590,50 +589,21 @@ static void on_tag(void *arg, uint64_t tag)
 	c->tagged = true;
 }
 
-static void str_chunk(struct ldec *c, char kind, const uint8_t *p, size_t len)
+static bool op_string_start(struct cbor_stream *s)
 {
-	if (c->rc)
-		return;
-	if (!c->chunked)
-		return item(c, &(struct item){ .kind = kind == 't' ? I_TEXT : I_BYTES,
-					       .p = p, .len = len });
-	if (c->chunked != kind)
-		return fail(c, "indefinite string holds another kind of string");
-	if (buf_add(&c->chunks, p, len))
-		c->rc = errbuf_set(c->err, LWM_EINTERNAL, "out of memory");
-}
+	struct ldec *c = ldec_of(s);
 
-static void string_start(struct ldec *c, char kind)
-{
-	if (c->rc)
-		return;
-	if (c->chunked)
-		return fail(c, "indefinite string inside another");
-	if (c->done)
-		return fail(c, "data after the map");
-	c->chunked = kind;
-	buf_reset(&c->chunks);
-}
-
-static void on_text(void *c, cbor_data p, size_t n)    { str_chunk(c, 't', p, n); }
-static void on_bytes(void *c, cbor_data p, size_t n)   { str_chunk(c, 'b', p, n); }
-static void on_text_start(void *c)                     { string_start(c, 't'); }
-static void on_bytes_start(void *c)                    { string_start(c, 'b'); }
-
-static void on_break(void *arg)
-{
-	struct ldec *c = arg;
-	char kind = c->chunked;
-
-	if (c->rc)
-		return;
-	if (kind) {
-		c->chunked = 0;
-		/* no chunks leave the buffer unallocated: p must still point somewhere */
-		return item(c, &(struct item){ .kind = kind == 't' ? I_TEXT : I_BYTES,
-					       .p = (const uint8_t *)buf_str(&c->chunks),
-					       .len = c->chunks.len });
+	if (c->done) {
+		fail(c, "data after the map");
+		return false;
 	}
+	return true;
+}
+
+static void op_break(struct cbor_stream *s)
+{
+	struct ldec *c = ldec_of(s);
+
 	if (c->done)
 		return fail(c, "data after the map");
 	if (c->in_key && c->key_left < 0) {
@@ -651,17 +621,10 @@ static void on_break(void *arg)
 	fail(c, "unexpected break");
 }
 
-static const struct cbor_callbacks callbacks = {
-	.uint8 = on_uint8, .uint16 = on_uint16, .uint32 = on_uint32, .uint64 = on_uint64,
-	.negint8 = on_neg8, .negint16 = on_neg16, .negint32 = on_neg32, .negint64 = on_neg64,
-	.byte_string = on_bytes, .byte_string_start = on_bytes_start,
-	.string = on_text, .string_start = on_text_start,
-	.array_start = on_array, .indef_array_start = on_indef_array,
-	.map_start = on_map, .indef_map_start = on_indef_map,
-	.tag = on_tag,
-	.float2 = on_float4, .float4 = on_float4, .float8 = on_float8,
-	.undefined = on_undef, .null = on_null, .boolean = on_bool,
-	.indef_break = on_break,
+static const struct cbor_stream_ops ops = {
+	.failed = op_failed, .fail = op_fail, .oom = op_oom,
+	.item = op_item, .container = op_container, .tag = op_tag, .brk = op_break,
+	.string_start = op_string_start,
 };
 
 /* The decoded records r[0..n), n > 1, form a tree: no path is given twice,
@@ -697,13 +660,13 @@ static int check_tree(struct dm_rec *r, size_t n, struct errbuf *err)
 int codec_lwm2m_cbor_decode(const struct dm_path *base, const uint8_t *p, size_t len,
 			    struct dm_recs *recs, struct errbuf *err)
 {
-	struct ldec c = { .base = base, .recs = recs, .err = err };
+	struct ldec c = { .s.ops = &ops, .base = base, .recs = recs, .err = err };
 	struct cbor_decoder_result res;
 	size_t n0 = recs->n;
 
-	buf_init(&c.chunks);
+	buf_init(&c.s.chunks);
 	while (c.off < len && !c.rc) {
-		res = cbor_stream_decode(p + c.off, len - c.off, &callbacks, &c);
+		res = cbor_stream_decode(p + c.off, len - c.off, &cbor_stream_callbacks, &c.s);
 		if (c.rc)
 			break;
 		if (res.status == CBOR_DECODER_NEDATA)
@@ -718,7 +681,7 @@ int codec_lwm2m_cbor_decode(const struct dm_path *base, const uint8_t *p, size_t
 		c.rc = errbuf_set(err, LWM_EBADREQ, "LwM2M CBOR: the map is incomplete");
 	if (!c.rc && recs->n - n0 > 1)  /* (recs->r may still be NULL) */
 		c.rc = check_tree(recs->r + n0, recs->n - n0, err);
-	buf_fini(&c.chunks);
+	buf_fini(&c.s.chunks);
 	if (c.rc)
 		recs->n = n0;
 	return c.rc;

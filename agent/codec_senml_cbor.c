@@ -10,6 +10,7 @@
  * validates it as it goes, and no item tree is built that a deeply nested
  * hostile payload could make expensive to build and free. */
 #include "codec.h"
+#include "codec_cbor_stream.h"
 
 #include <float.h>
 #include <math.h>
@@ -159,16 +160,6 @@ int codec_senml_cbor_encode(const struct dm_path *base, const struct dm_recs *re
 
 /* ---- decoding ---------------------------------------------------------- */
 
-/* One complete data item below the pack level, as the callbacks see it. */
-struct item {
-	enum { I_UINT, I_NEGINT, I_FLOAT, I_BOOL, I_TEXT, I_BYTES, I_NULL } kind;
-	uint64_t u;             /* I_UINT; I_NEGINT: the value is -1 - u */
-	double f;
-	bool b;
-	const uint8_t *p;       /* I_TEXT, I_BYTES */
-	size_t len;
-};
-
 struct cdec {
 	const struct dm_path *base;
 	struct dm_recs *recs;
@@ -177,8 +168,7 @@ struct cdec {
 	int depth;              /* 0: outside the pack, 1: in it, 2: in a record */
 	int64_t left[2];        /* items left in the pack and the record; -1: indefinite */
 	bool done;              /* the pack is complete */
-	char chunked;           /* 't' or 'b' inside an indefinite string */
-	struct buf chunks;
+	struct cbor_stream s;   /* the callbacks' context, indefinite strings */
 	/* pack state */
 	struct buf bn;
 	int64_t bt;
@@ -280,7 +270,7 @@ static void item_done(struct cdec *c)
 	}
 }
 
-static bool number(struct cdec *c, const struct item *it, int64_t *out)
+static bool number(struct cdec *c, const struct cbor_item *it, int64_t *out)
 {
 	double f;
 
@@ -309,7 +299,7 @@ static bool number(struct cdec *c, const struct item *it, int64_t *out)
 	return false;
 }
 
-static void take_bytes(struct cdec *c, enum dm_type type, const struct item *it)
+static void take_bytes(struct cdec *c, enum dm_type type, const struct cbor_item *it)
 {
 	buf_reset(&c->bytes);
 	if (buf_add(&c->bytes, it->p, it->len))
@@ -323,7 +313,7 @@ static uint32_t label_bit(int key)
 	return key == L_VLO ? 1u << 20 : 1u << (key - L_BS);
 }
 
-static void set_key(struct cdec *c, const struct item *it)
+static void set_key(struct cdec *c, const struct cbor_item *it)
 {
 	if (it->kind == I_UINT)
 		c->key = it->u <= L_VD ? (int)it->u : L_OTHER;
@@ -345,7 +335,7 @@ static void set_key(struct cdec *c, const struct item *it)
 	c->seen |= label_bit(c->key);
 }
 
-static void set_value(struct cdec *c, const struct item *it)
+static void set_value(struct cdec *c, const struct cbor_item *it)
 {
 	struct dm_value s;
 	int rc;
@@ -421,11 +411,11 @@ static void set_value(struct cdec *c, const struct item *it)
 	}
 }
 
-static void item(struct cdec *c, const struct item *it)
+static void item(struct cdec *c, const struct cbor_item *it)
 {
 	if (c->rc)
 		return;
-	if (c->chunked)
+	if (c->s.chunked)
 		return fail(c, "indefinite string holds another item");
 	if (c->done)
 		return fail(c, "data after the pack");
@@ -445,7 +435,7 @@ static void container(struct cdec *c, bool map, size_t size, bool indefinite)
 {
 	if (c->rc)
 		return;
-	if (c->chunked)
+	if (c->s.chunked)
 		return fail(c, "indefinite string holds another item");
 	if (c->done)
 		return fail(c, "data after the pack");
@@ -471,70 +461,39 @@ static void container(struct cdec *c, bool map, size_t size, bool indefinite)
 	}
 }
 
-static void on_uint8(void *c, uint8_t v)   { item(c, &(struct item){ .kind = I_UINT, .u = v }); }
-static void on_uint16(void *c, uint16_t v) { item(c, &(struct item){ .kind = I_UINT, .u = v }); }
-static void on_uint32(void *c, uint32_t v) { item(c, &(struct item){ .kind = I_UINT, .u = v }); }
-static void on_uint64(void *c, uint64_t v) { item(c, &(struct item){ .kind = I_UINT, .u = v }); }
-static void on_neg8(void *c, uint8_t v)    { item(c, &(struct item){ .kind = I_NEGINT, .u = v }); }
-static void on_neg16(void *c, uint16_t v)  { item(c, &(struct item){ .kind = I_NEGINT, .u = v }); }
-static void on_neg32(void *c, uint32_t v)  { item(c, &(struct item){ .kind = I_NEGINT, .u = v }); }
-static void on_neg64(void *c, uint64_t v)  { item(c, &(struct item){ .kind = I_NEGINT, .u = v }); }
-static void on_float4(void *c, float v)    { item(c, &(struct item){ .kind = I_FLOAT, .f = v }); }
-static void on_float8(void *c, double v)   { item(c, &(struct item){ .kind = I_FLOAT, .f = v }); }
-static void on_bool(void *c, bool v)       { item(c, &(struct item){ .kind = I_BOOL, .b = v }); }
-static void on_null(void *c)               { item(c, &(struct item){ .kind = I_NULL }); }
-static void on_array(void *c, size_t n)    { container(c, false, n, false); }
-static void on_indef_array(void *c)        { container(c, false, 0, true); }
-static void on_map(void *c, size_t n)      { container(c, true, n, false); }
-static void on_indef_map(void *c)          { container(c, true, 0, true); }
+/* ---- the stream's operations -------------------------------------------- */
 
-static void on_tag(void *arg, uint64_t tag)
+static struct cdec *cdec_of(struct cbor_stream *s)
 {
-	fail(arg, "CBOR tag %llu has no place in SenML", (unsigned long long)tag);
+	return container_of(s, struct cdec, s);
 }
 
-static void str_chunk(struct cdec *c, char kind, const uint8_t *p, size_t len)
+static bool op_failed(struct cbor_stream *s) { return cdec_of(s)->rc != 0; }
+static void op_fail(struct cbor_stream *s, const char *msg) { fail(cdec_of(s), "%s", msg); }
+static void op_oom(struct cbor_stream *s) { oom(cdec_of(s)); }
+
+static void op_item(struct cbor_stream *s, const struct cbor_item *it)
 {
-	if (c->rc)
-		return;
-	if (!c->chunked)
-		return item(c, &(struct item){ .kind = kind == 't' ? I_TEXT : I_BYTES,
-					       .p = p, .len = len });
-	if (c->chunked != kind)
-		return fail(c, "indefinite string holds another kind of string");
-	if (buf_add(&c->chunks, p, len))
-		oom(c);
+	/* SenML takes undefined for null */
+	if (it->kind == I_UNDEF)
+		return item(cdec_of(s), &(struct cbor_item){ .kind = I_NULL });
+	item(cdec_of(s), it);
 }
 
-static void string_start(struct cdec *c, char kind)
+static void op_container(struct cbor_stream *s, bool map, size_t size, bool indefinite)
 {
-	if (c->rc)
-		return;
-	if (c->chunked)
-		return fail(c, "indefinite string inside another");
-	c->chunked = kind;
-	buf_reset(&c->chunks);
+	container(cdec_of(s), map, size, indefinite);
 }
 
-static void on_text(void *c, cbor_data p, size_t n)    { str_chunk(c, 't', p, n); }
-static void on_bytes(void *c, cbor_data p, size_t n)   { str_chunk(c, 'b', p, n); }
-static void on_text_start(void *c)                     { string_start(c, 't'); }
-static void on_bytes_start(void *c)                    { string_start(c, 'b'); }
-
-static void on_break(void *arg)
+static void op_tag(struct cbor_stream *s, uint64_t tag)
 {
-	struct cdec *c = arg;
-	char kind = c->chunked;
+	fail(cdec_of(s), "CBOR tag %llu has no place in SenML", (unsigned long long)tag);
+}
 
-	if (c->rc)
-		return;
-	if (kind) {
-		c->chunked = 0;
-		/* no chunks leave the buffer unallocated: p must still point somewhere */
-		return item(c, &(struct item){ .kind = kind == 't' ? I_TEXT : I_BYTES,
-					       .p = (const uint8_t *)buf_str(&c->chunks),
-					       .len = c->chunks.len });
-	}
+static void op_break(struct cbor_stream *s)
+{
+	struct cdec *c = cdec_of(s);
+
 	if (c->done)
 		return fail(c, "data after the pack");
 	if (c->depth == 2 && c->left[1] < 0) {
@@ -549,32 +508,24 @@ static void on_break(void *arg)
 	}
 }
 
-static const struct cbor_callbacks callbacks = {
-	.uint8 = on_uint8, .uint16 = on_uint16, .uint32 = on_uint32, .uint64 = on_uint64,
-	.negint8 = on_neg8, .negint16 = on_neg16, .negint32 = on_neg32, .negint64 = on_neg64,
-	.byte_string = on_bytes, .byte_string_start = on_bytes_start,
-	.string = on_text, .string_start = on_text_start,
-	.array_start = on_array, .indef_array_start = on_indef_array,
-	.map_start = on_map, .indef_map_start = on_indef_map,
-	.tag = on_tag,
-	.float2 = on_float4, .float4 = on_float4, .float8 = on_float8,
-	.undefined = on_null, .null = on_null, .boolean = on_bool,
-	.indef_break = on_break,
+static const struct cbor_stream_ops ops = {
+	.failed = op_failed, .fail = op_fail, .oom = op_oom,
+	.item = op_item, .container = op_container, .tag = op_tag, .brk = op_break,
 };
 
 int codec_senml_cbor_decode(const struct dm_path *base, const uint8_t *p, size_t len,
 			    struct dm_recs *recs, struct errbuf *err)
 {
-	struct cdec c = { .base = base, .recs = recs, .err = err };
+	struct cdec c = { .s.ops = &ops, .base = base, .recs = recs, .err = err };
 	struct cbor_decoder_result res;
 	size_t n0 = recs->n, off = 0;
 
-	buf_init(&c.chunks);
+	buf_init(&c.s.chunks);
 	buf_init(&c.bn);
 	buf_init(&c.name);
 	buf_init(&c.bytes);
 	while (off < len && !c.rc) {
-		res = cbor_stream_decode(p + off, len - off, &callbacks, &c);
+		res = cbor_stream_decode(p + off, len - off, &cbor_stream_callbacks, &c.s);
 		if (c.rc)
 			break;
 		if (res.status == CBOR_DECODER_NEDATA) {
@@ -586,7 +537,7 @@ int codec_senml_cbor_decode(const struct dm_path *base, const uint8_t *p, size_t
 	}
 	if (!c.rc && !c.done)
 		fail(&c, "the pack is incomplete");
-	buf_fini(&c.chunks);
+	buf_fini(&c.s.chunks);
 	buf_fini(&c.bn);
 	buf_fini(&c.name);
 	buf_fini(&c.bytes);
