@@ -18,6 +18,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <jansson.h>
+
 #include "buf.h"
 #include "err.h"
 
@@ -215,4 +217,36 @@ int store_remove(const char *dir, const char *name)
 	if (unlink(path) < 0)
 		return errno == ENOENT ? 0 : -errno;
 	return sync_dir(dir);
+}
+
+int store_read_json(const char *dir, const char *name, json_t **root, struct errbuf *err)
+{
+	json_error_t jerr;
+	struct buf b;
+	int rc;
+
+	*root = NULL;
+	buf_init(&b);
+	rc = store_read(dir, name, &b, err);
+	if (!rc) {
+		*root = json_loadb(buf_str(&b), b.len, JSON_REJECT_DUPLICATES, &jerr);
+		if (!*root)
+			rc = errbuf_set(err, -EBADMSG, "%s/%s:%d: %s", dir, name, jerr.line,
+					jerr.text);
+	}
+	buf_fini(&b);
+	return rc;
+}
+
+int store_write_json(const char *dir, const char *name, const json_t *root, size_t flags,
+		     struct errbuf *err)
+{
+	char *text = json_dumps(root, flags);
+	int rc;
+
+	if (!text)
+		return errbuf_set(err, -ENOMEM, "out of memory");
+	rc = store_write(dir, name, text, strlen(text), err);
+	free(text);
+	return rc;
 }

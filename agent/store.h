@@ -10,6 +10,7 @@
 
 struct buf;
 struct errbuf;
+struct json_t;
 
 /* Creates dir and its missing parents with mode 0750 (an existing folder is
  * left as it is).  Returns 0 or -errno with the path and the reason in err. */
@@ -26,6 +27,18 @@ int store_write(const char *dir, const char *name, const void *p, size_t len,
  * exist, -EFBIG if it is larger than 1 MiB (state files are small; a huge one
  * is damage), or another -errno; err names the path and the reason. */
 int store_read(const char *dir, const char *name, struct buf *out, struct errbuf *err);
+
+/* Reads dir/name as one JSON document (duplicate keys refused) into *root,
+ * a new reference the caller drops.  Returns 0, the errors of store_read(),
+ * or -EBADMSG if the file is no JSON, with "dir/name:line: reason" in err;
+ * *root is NULL unless 0 is returned. */
+int store_read_json(const char *dir, const char *name, struct json_t **root,
+		    struct errbuf *err);
+
+/* Writes root as JSON (json_dumps() flags) to dir/name as store_write() does.
+ * Returns 0, -ENOMEM with "out of memory" in err, or store_write()'s error. */
+int store_write_json(const char *dir, const char *name, const struct json_t *root,
+		     size_t flags, struct errbuf *err);
 
 /* Removes dir/name; a file that does not exist is not an error.
  * Returns 0 or -errno. */

@@ -421,31 +421,21 @@ static void state_load(struct device *d)
 {
 	const char *dir = d->ag->cfg->state_dir;
 	struct errbuf err = { "" };
-	json_error_t jerr;
 	json_t *root;
-	struct buf b;
 	int rc;
 
 	if (!dir)
 		return;
-	buf_init(&b);
-	rc = store_read(dir, STATE_FILE, &b, &err);
-	if (rc) {
-		if (rc != -ENOENT)
-			log_warn("3/0: saved time settings ignored: %s", err.msg);
-		goto out;
-	}
-	root = json_loadb(buf_str(&b), b.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		log_warn("3/0: %s/%s:%d: %s; saved time settings ignored", dir, STATE_FILE,
-			 jerr.line, jerr.text);
-		goto out;
-	}
+	rc = store_read_json(dir, STATE_FILE, &root, &err);
+	if (rc == -EBADMSG)
+		log_warn("3/0: %s; saved time settings ignored", err.msg);
+	else if (rc && rc != -ENOENT)
+		log_warn("3/0: saved time settings ignored: %s", err.msg);
+	if (rc)
+		return;
 	if (state_apply(d, root, &err))
 		log_warn("3/0: %s/%s: %s; saved time settings ignored", dir, STATE_FILE, err.msg);
 	json_decref(root);
-out:
-	buf_fini(&b);
 }
 
 static void state_save(struct device *d)
@@ -453,7 +443,6 @@ static void state_save(struct device *d)
 	const char *dir = d->ag->cfg->state_dir;
 	struct errbuf err = { "" };
 	json_t *root;
-	char *text = NULL;
 
 	if (!dir)
 		return;
@@ -463,15 +452,13 @@ static void state_save(struct device *d)
 						   json_integer(d->time_offset))) ||
 	    (d->utc_offset && json_object_set_new(root, "utc_offset",
 						  json_string(d->utc_offset))) ||
-	    (d->timezone && json_object_set_new(root, "timezone", json_string(d->timezone))) ||
-	    !(text = json_dumps(root, JSON_SORT_KEYS | JSON_INDENT(1)))) {
+	    (d->timezone && json_object_set_new(root, "timezone", json_string(d->timezone)))) {
 		log_err("3/0: cannot save time settings: out of memory");
 		goto out;
 	}
-	if (store_write(dir, STATE_FILE, text, strlen(text), &err))
+	if (store_write_json(dir, STATE_FILE, root, JSON_SORT_KEYS | JSON_INDENT(1), &err))
 		log_err("3/0: cannot save time settings: %s", err.msg);
 out:
-	free(text);
 	json_decref(root);
 }
 

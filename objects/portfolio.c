@@ -260,26 +260,17 @@ static void state_load(struct portfolio *pf)
 {
 	const char *dir = pf->ag->cfg->state_dir;
 	struct errbuf err = { "" };
-	json_t *root = NULL, *insts;
-	json_error_t jerr;
-	struct buf b;
+	json_t *root, *insts;
 	size_t i;
 	int rc;
 
 	if (!dir)
 		return;
-	buf_init(&b);
-	rc = store_read(dir, STATE_FILE, &b, &err);
+	rc = store_read_json(dir, STATE_FILE, &root, &err);
 	if (rc) {
 		if (rc != -ENOENT)
 			log_warn("16: %s; starting with no instances", err.msg);
-		goto out;
-	}
-	root = json_loadb(buf_str(&b), b.len, JSON_REJECT_DUPLICATES, &jerr);
-	if (!root) {
-		log_warn("16: %s/%s:%d: %s; starting with no instances", dir, STATE_FILE,
-			 jerr.line, jerr.text);
-		goto out;
+		return;
 	}
 	insts = json_object_get(root, "instances");
 	if (!json_is_object(root) || !json_is_array(insts)) {
@@ -298,7 +289,6 @@ static void state_load(struct portfolio *pf)
 	log_debug("16: %zu instance(s) from %s/%s", inst_count(&pf->obj), dir, STATE_FILE);
 out:
 	json_decref(root);
-	buf_fini(&b);
 }
 
 static json_t *inst_json(struct pf_inst *pi)
@@ -331,7 +321,6 @@ static void state_save(struct portfolio *pf)
 	struct errbuf err = { "" };
 	json_t *root, *insts;
 	struct dm_inst *i;
-	char *text = NULL;
 
 	if (!dir)
 		return;
@@ -342,16 +331,12 @@ static void state_save(struct portfolio *pf)
 	for (i = pf->obj.insts; i; i = i->next)
 		if (json_array_append_new(insts, inst_json(pi_of(i))))
 			goto oom;
-	text = json_dumps(root, JSON_INDENT(1));
-	if (!text)
-		goto oom;
-	if (store_write(dir, STATE_FILE, text, strlen(text), &err))
+	if (store_write_json(dir, STATE_FILE, root, JSON_INDENT(1), &err))
 		log_err("16: cannot save instances: %s", err.msg);
 	goto out;
 oom:
 	log_err("16: cannot save instances: out of memory");
 out:
-	free(text);
 	json_decref(insts);
 	json_decref(root);
 }
