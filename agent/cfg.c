@@ -300,6 +300,10 @@ static int handler(void *user, const char *sec, const char *key, const char *val
 
 	if (!strncmp(sec, "send.", 5) && sec[5])
 		return send_key(r, sec, key, val);
+	if (!strncmp(sec, "sensor.", 7) && sec[7]) {
+		r->errors += cfg_sensor_key(c, r->line, sec, key, val, r->errf);
+		return 1;
+	}
 	if (strcmp(sec, "server") && strcmp(sec, "device") && strcmp(sec, "hooks") &&
 	    strcmp(sec, "state") && strcmp(sec, "log") && strcmp(sec, "control")) {
 		/* reported once, at the header if inih tells us of it, else at
@@ -430,6 +434,7 @@ struct cfg *cfg_load(const char *path, FILE *errf)
 		c->state_dir = strdup("/var/lib/lwm2md");
 	if (!c->ctl_socket)
 		c->ctl_socket = strdup("/run/lwm2md/lwm2md.sock");
+	r.errors += cfg_sensors_check(c, errf);
 	for (int i = 0; i < c->nsend; i++) {
 		if (!c->send[i].paths) {
 			fprintf(errf, "%s:%d: [send.%s]: paths is missing\n", path, c->send[i].line,
@@ -470,6 +475,7 @@ void cfg_free(struct cfg *c)
 	free(c->hooks.factory_reset);
 	free(c->state_dir);
 	free(c->ctl_socket);
+	cfg_sensors_free(c);
 	for (int i = 0; i < c->nsend; i++) {
 		free(c->send[i].name);
 		free(c->send[i].paths);

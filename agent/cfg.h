@@ -51,6 +51,42 @@ struct cfg_send {
 
 #define CFG_MAX_SEND 16
 
+/* One "key = value" line of a [sensor.NAME] section, as written. */
+struct cfg_kv {
+	char *key, *val;
+	int line;
+};
+
+struct drv_ops;
+
+/* [sensor.NAME]: one object instance fed by one driver channel.  Parsed and
+ * checked by agent/cfg_sensor.c; drivers read their own keys from kv. */
+struct cfg_sensor {
+	char *name;             /* NAME */
+	const char *file;       /* the config file, for messages */
+	int line;               /* of the section's first line */
+	struct cfg_kv *kv;      /* every key in file order */
+	size_t nkv;
+	/* filled from kv by the checks */
+	uint16_t oid, iid;
+	const struct drv_ops *drv;
+	int axes;               /* 1, or 3 for the three-axis objects */
+	bool output;            /* a digital output object (3201, 3306) */
+	bool present_device;    /* present = device: the instance exists only with it */
+	uint32_t period_ms;     /* sampling period */
+	uint32_t max_age_ms;    /* a read older than this samples again */
+	uint32_t debounce_ms;   /* digital inputs */
+	uint8_t edge;           /* digital inputs: 1 falling, 2 rising, 3 both (5504) */
+	bool initial;           /* digital outputs: state at start */
+	double scale, offset;   /* reading * scale + offset */
+	bool has_min_range, has_max_range;
+	double min_range, max_range;
+	const char *application_type, *units, *sensor_type;    /* NULL if unset */
+};
+
+/* The value of key in s (the last one if repeated), or NULL. */
+const char *cfg_sensor_get(const struct cfg_sensor *s, const char *key);
+
 struct cfg {
 	char *path;             /* the file this was read from */
 	struct cfg_server server;
@@ -62,6 +98,8 @@ struct cfg {
 	struct cfg_send send[CFG_MAX_SEND];
 	int nsend;
 	int log_level;          /* LOG_ERR..LOG_DEBUG (syslog numbers) */
+	struct cfg_sensor *sensors;     /* [sensor.NAME] sections, in file order */
+	size_t nsensors;
 };
 
 /* Reads path into a new cfg.  On errors, prints every one to errf as
@@ -70,5 +108,17 @@ struct cfg *cfg_load(const char *path, FILE *errf);
 void cfg_free(struct cfg *c);
 /* True if the two configs need a new registration (server settings differ). */
 bool cfg_server_differs(const struct cfg *a, const struct cfg *b);
+
+/* agent/cfg_sensor.c, called by cfg.c: records one line of a [sensor.NAME]
+ * section (key NULL: the header alone); checks every sensor section once
+ * the file is read, printing each problem to errf; frees them.  The first
+ * two return the number of errors reported. */
+int cfg_sensor_key(struct cfg *c, int line, const char *sec, const char *key, const char *val,
+		   FILE *errf);
+int cfg_sensors_check(struct cfg *c, FILE *errf);
+void cfg_sensors_free(struct cfg *c);
+/* --check-config: looks up each sensor's device without claiming it and
+ * prints a warning (FILE:LINE) for each one missing now; returns how many. */
+int cfg_sensors_probe(const struct cfg *c, FILE *errf);
 
 #endif

@@ -31,6 +31,7 @@
 #include "observe.h"
 #include "reg.h"
 #include "send.h"
+#include "sensors.h"
 #include "store.h"
 
 #define DEFAULT_CONFIG "/etc/lwm2md/lwm2md.ini"
@@ -42,6 +43,7 @@ struct daemon {
 	struct dm_obj *objs[8];
 	void (*frees[8])(struct dm_obj *obj);
 	int nobjs;
+	struct sensors *sensors;        /* the [sensor.NAME] objects */
 	bool stopping;
 };
 
@@ -98,11 +100,14 @@ static int objects_init(struct daemon *d)
 	    add_obj(d, device_obj_new(ag), device_obj_free) ||
 	    add_obj(d, portfolio_obj_new(ag), portfolio_obj_free))
 		return -1;
-	return 0;
+	d->sensors = sensors_new(ag);
+	return d->sensors ? 0 : -1;
 }
 
 static void objects_fini(struct daemon *d)
 {
+	sensors_free(d->sensors);
+	d->sensors = NULL;
 	while (d->nobjs--) {
 		dm_unregister(d->ag.dm, d->objs[d->nobjs]);
 		d->frees[d->nobjs](d->objs[d->nobjs]);
@@ -133,6 +138,7 @@ static void reload(struct daemon *d)
 		ag->reg = NULL;
 		coapc_free(ag->coap);
 		ag->cfg = n;
+		sensors_reload(d->sensors, n);
 		cfg_free(old);
 		ag->coap = coapc_new(ag, 0);
 		ag->reg = ag->coap ? reg_new(ag) : NULL;
@@ -149,6 +155,7 @@ static void reload(struct daemon *d)
 	params = old->server.lifetime != n->server.lifetime ||
 		 strcmp(old->server.binding, n->server.binding);
 	ag->cfg = n;
+	sensors_reload(d->sensors, n);
 	cfg_free(old);
 	send_reconfigure(ag->send);
 	log_info("%s: reloaded", ag->cfg_path);
@@ -266,6 +273,7 @@ int main(int argc, char **argv)
 	if (!ag->cfg)
 		return EX_CONFIG_CODE;
 	if (check) {
+		cfg_sensors_probe(ag->cfg, stderr);
 		printf("%s: configuration is valid\n", ag->cfg_path);
 		cfg_free(ag->cfg);
 		return 0;
