@@ -278,6 +278,19 @@ static const char *why(int code, char *buf, size_t size)
 	return buf;
 }
 
+/* Registered or updated: saves the registration, schedules the next Update
+ * (now if a change waited for the answer) and sends what waited. */
+static void settled(struct reg *r)
+{
+	save(r);
+	loop_timer_set(r->ag->loop, &r->timer, update_delay_ms(r->sent_lifetime));
+	if (r->update_pending) {
+		r->update_pending = false;
+		loop_timer_set(r->ag->loop, &r->change, 0);
+	}
+	send_flush(r->ag->send);
+}
+
 /* ---- Register --------------------------------------------------------- */
 
 static void registered(void *arg, const struct coapc_answer *ans)
@@ -305,13 +318,7 @@ static void registered(void *arg, const struct coapc_answer *ans)
 	r->registered_at = loop_now();
 	log_info("registered with %s as %s (location /%s, lifetime %u s)", srv->uri, srv->endpoint,
 		 r->location, r->sent_lifetime);
-	save(r);
-	loop_timer_set(r->ag->loop, &r->timer, update_delay_ms(r->sent_lifetime));
-	if (r->update_pending) {
-		r->update_pending = false;
-		loop_timer_set(r->ag->loop, &r->change, 0);
-	}
-	send_flush(r->ag->send);
+	settled(r);
 }
 
 static void send_register(struct reg *r)
@@ -363,13 +370,7 @@ static void updated(void *arg, const struct coapc_answer *ans)
 		r->registered_at = loop_now();
 		log_info("registration updated (location /%s, lifetime %u s)", r->location,
 			 r->sent_lifetime);
-		save(r);
-		loop_timer_set(r->ag->loop, &r->timer, update_delay_ms(r->sent_lifetime));
-		if (r->update_pending) {
-			r->update_pending = false;
-			loop_timer_set(r->ag->loop, &r->change, 0);
-		}
-		send_flush(r->ag->send);
+		settled(r);
 		return;
 	}
 	/* 4.04 means the server forgot us; a timeout may mean the same: either
