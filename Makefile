@@ -54,7 +54,7 @@ $(B)/lwm2md: $(B)/obj/agent/main.o $(B)/liblwm2md.a
 $(B)/lwm2mctl: $(B)/obj/agent/ctl_main.o $(B)/liblwm2md.a
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/unit/%: tests/unit/%.c $(B)/liblwm2md.a
+$(B)/unit/%: tests/unit/%.c $(B)/liblwm2md.a $(wildcard tests/unit/*.h)
 	@mkdir -p $(dir $@)
 	$(CC) $(CFLAGS) -Itests/unit $(LDFLAGS) -o $@ $< $(B)/liblwm2md.a $(LDLIBS) $(CMOCKA_LIBS)
 
