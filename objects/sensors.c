@@ -35,7 +35,6 @@
 #include <jansson.h>
 
 #include "agent.h"
-#include "buf.h"
 #include "cfg.h"
 #include "dm_req.h"
 #include "log.h"
@@ -343,7 +342,7 @@ static void on_event(struct loop_fd *lf, uint32_t revents)
 	struct errbuf err = { "" };
 	struct drv_edge e;
 	bool changed = false;
-	int rc;
+	int rc = 0;
 
 	while (s->ch && (rc = s->ch->ops->event(s->ch, &e, &err)) == 1) {
 		changed |= digital_input_level(s, e.level, e.t);
@@ -511,30 +510,22 @@ static void state_load(struct sensors *set)
 {
 	const char *dir = set->ag->cfg->state_dir;
 	struct errbuf err = { "" };
-	json_error_t jerr;
-	struct buf b;
 	int rc;
 
 	if (!dir)
 		return;
-	buf_init(&b);
-	rc = store_read(dir, STATE_FILE, &b, &err);
+	rc = store_read_json(dir, STATE_FILE, &set->saved, &err);
 	if (rc) {
 		if (rc != -ENOENT)
-			log_warn("sensors: saved settings ignored: %s", err.msg);
-	} else {
-		set->saved = json_loadb(buf_str(&b), b.len, JSON_REJECT_DUPLICATES, &jerr);
-		if (set->saved && !json_is_object(set->saved)) {
-			json_decref(set->saved);
-			set->saved = NULL;
-			snprintf(jerr.text, sizeof(jerr.text), "not a JSON object");
-			jerr.line = 1;
-		}
-		if (!set->saved)
-			log_warn("sensors: %s/%s:%d: %s; saved settings ignored", dir, STATE_FILE,
-				 jerr.line, jerr.text);
+			log_warn("sensors: %s; saved settings ignored", err.msg);
+		return;
 	}
-	buf_fini(&b);
+	if (!json_is_object(set->saved)) {
+		log_warn("sensors: %s/%s: not a JSON object; saved settings ignored", dir,
+			 STATE_FILE);
+		json_decref(set->saved);
+		set->saved = NULL;
+	}
 }
 
 /* Applies what the server wrote earlier for this section; entries of the
@@ -588,32 +579,36 @@ static json_t *settings_of(const struct sensor *s)
 	return o;
 }
 
+/* Saves the settings when they differ from what the file holds (a relay
+ * switched by the server changes no setting: no write). */
 static void state_save(struct sensors *set)
 {
 	const char *dir = set->ag->cfg->state_dir;
 	struct errbuf err = { "" };
 	json_t *root = json_object(), *o;
-	char *text = NULL;
 	size_t i;
 
 	if (!dir || !root)
 		goto out;
 	for (i = 0; i < set->n; i++)
-		if ((o = settings_of(set->all[i])))
-			json_object_set_new(root, set->all[i]->cfg->name, o);
-	text = json_dumps(root, JSON_SORT_KEYS | JSON_INDENT(1));
-	if (!text) {
-		log_err("sensors: cannot save settings: out of memory");
+		if ((o = settings_of(set->all[i])) &&
+		    json_object_set_new(root, set->all[i]->cfg->name, o))
+			goto oom;
+	if (set->saved && json_equal(root, set->saved))
+		goto out;
+	if (!set->saved && !json_object_size(root))
+		goto out;
+	if (store_write_json(dir, STATE_FILE, root, JSON_SORT_KEYS | JSON_INDENT(1), &err)) {
+		log_err("sensors: cannot save settings: %s", err.msg);
 		goto out;
 	}
-	if (store_write(dir, STATE_FILE, text, strlen(text), &err))
-		log_err("sensors: cannot save settings: %s", err.msg);
 	/* the file now says what the sensors hold */
 	json_decref(set->saved);
 	set->saved = root;
-	root = NULL;
+	return;
+oom:
+	log_err("sensors: cannot save settings: out of memory");
 out:
-	free(text);
 	json_decref(root);
 }
 

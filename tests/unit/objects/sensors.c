@@ -293,7 +293,10 @@ static void test_output(void **state)
 	struct sensor *s = sensor_at(f, 3201, 0);
 	struct errbuf err;
 	struct dm_value v;
+	struct stat st;
+	char p[128];
 	double level;
+	ino_t ino;
 
 	assert_int_equal(get(f, 3201, 0, 5550, &v), 0);
 	assert_true(v.b);
@@ -302,10 +305,19 @@ static void test_output(void **state)
 	assert_int_equal(request(f, DM_M_PUT, 3201, 0, 5550, "0"), CHANGED);
 	assert_int_equal(s->ch->ops->read(s->ch, &level, &err), 0);
 	assert_true(level == 0);
-	/* reversed polarity: the same state, the other level */
+	/* the state is no setting: nothing saved */
+	snprintf(p, sizeof(p), "%s/state/sensors.json", f->dir);
+	assert_int_equal(stat(p, &st), -1);
+	/* reversed polarity: the same state, the other level; saved */
 	assert_int_equal(request(f, DM_M_PUT, 3201, 0, 5551, "1"), CHANGED);
 	assert_int_equal(s->ch->ops->read(s->ch, &level, &err), 0);
 	assert_true(level == 1);
+	assert_int_equal(stat(p, &st), 0);
+	ino = st.st_ino;
+	assert_int_equal(request(f, DM_M_PUT, 3201, 0, 5550, "1"), CHANGED);
+	assert_int_equal(request(f, DM_M_PUT, 3201, 0, 5550, "0"), CHANGED);
+	assert_int_equal(stat(p, &st), 0);
+	assert_int_equal(st.st_ino, ino);       /* not rewritten */
 	assert_int_equal(get(f, 3201, 0, 5550, &v), 0);
 	assert_false(v.b);
 	/* not a boolean: refused by the core, nothing driven */
