@@ -11,11 +11,18 @@
  * SERVER_PORT carrying a CoAP 2.05 (a notification) ends the sample. Samples are GAP_MS apart.
  * Prints one line per sample and a summary line:
  *   EDGELAT n=N lost=L min=.. p50=.. p90=.. max=.. (microseconds)
+ *
+ *   hwsim-edgelat --event /dev/gpiochipN LINE PULL_FILE COUNT GAP_MS
+ *
+ * The baseline: the same flips of another line, this program itself holding the line for edge
+ * events (GPIO v1 uAPI, as libgpiod 1.6); a sample ends when the event has been read. What the
+ * emulated kernel alone takes from the pull write to a woken reader.
  * Build: gcc -O2 -Wall -o hwsim-edgelat edgelat.c */
 #define _GNU_SOURCE
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/gpio.h>
 #include <linux/if_packet.h>
 #include <net/ethernet.h>
 #include <net/if.h>
@@ -26,6 +33,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -57,8 +65,87 @@ static int is_notification(const uint8_t *p, ssize_t n, int port)
 	return (coap[0] >> 6) == 1 && coap[1] == 0x45;
 }
 
+static int summary(int64_t *lat, int n, int lost)
+{
+	if (!n) {
+		printf("EDGELAT n=0 lost=%d\n", lost);
+		return 1;
+	}
+	qsort(lat, (size_t)n, sizeof *lat, cmp64);
+	int p90 = (n * 9) / 10 >= n ? n - 1 : (n * 9) / 10;
+	printf("EDGELAT n=%d lost=%d min=%lld p50=%lld p90=%lld max=%lld\n", n, lost,
+	       (long long)lat[0], (long long)lat[n / 2], (long long)lat[p90], (long long)lat[n - 1]);
+	return lost ? 1 : 0;
+}
+
+static int write_pull(const char *pull, int up, struct timespec *t0)
+{
+	int fd = open(pull, O_WRONLY);
+	if (fd < 0) {
+		perror(pull);
+		return -1;
+	}
+	const char *v = up ? "pull-up" : "pull-down";
+	clock_gettime(CLOCK_REALTIME, t0);
+	if (write(fd, v, strlen(v)) < 0) {
+		perror("write pull");
+		close(fd);
+		return -1;
+	}
+	close(fd);
+	return 0;
+}
+
+/* --event: the kernel alone, this program reading the line's edge events */
+static int event_mode(int argc, char **argv)
+{
+	if (argc < 7) {
+		fprintf(stderr, "usage: %s --event /dev/gpiochipN LINE PULL_FILE COUNT GAP_MS\n", argv[0]);
+		return 2;
+	}
+	const char *pull = argv[4];
+	int count = atoi(argv[5]), gap_ms = atoi(argv[6]);
+	int chip = open(argv[2], O_RDONLY);
+	if (chip < 0) {
+		perror(argv[2]);
+		return 1;
+	}
+	struct gpioevent_request req = { .lineoffset = (uint32_t)atoi(argv[3]),
+					 .handleflags = GPIOHANDLE_REQUEST_INPUT,
+					 .eventflags = GPIOEVENT_REQUEST_BOTH_EDGES };
+	strcpy(req.consumer_label, "hwsim-edgelat");
+	if (ioctl(chip, GPIO_GET_LINEEVENT_IOCTL, &req) < 0) {
+		perror("GPIO_GET_LINEEVENT_IOCTL");
+		return 1;
+	}
+	int64_t *lat = calloc((size_t)count, sizeof *lat);
+	int n = 0, lost = 0, up = 1;
+	for (int i = 0; i < count; i++, up = !up) {
+		struct timespec gap = { gap_ms / 1000, (long)(gap_ms % 1000) * 1000000 }, t0, t1;
+		struct gpioevent_data ev;
+		nanosleep(&gap, NULL);
+		struct pollfd pfd = { req.fd, POLLIN, 0 };
+		while (poll(&pfd, 1, 0) > 0 && read(req.fd, &ev, sizeof ev) > 0)
+			;       /* stale events */
+		if (write_pull(pull, up, &t0) < 0)
+			return 1;
+		if (poll(&pfd, 1, 5000) <= 0 || read(req.fd, &ev, sizeof ev) != sizeof ev) {
+			printf("sample %d lost (no event within 5 s)\n", i);
+			lost++;
+			continue;
+		}
+		clock_gettime(CLOCK_REALTIME, &t1);
+		lat[n] = (ts_ns(&t1) - ts_ns(&t0)) / 1000;
+		printf("sample %d %s %lld us\n", i, up ? "pull-up" : "pull-down", (long long)lat[n]);
+		n++;
+	}
+	return summary(lat, n, lost);
+}
+
 int main(int argc, char **argv)
 {
+	if (argc > 1 && !strcmp(argv[1], "--event"))
+		return event_mode(argc, argv);
 	if (argc < 5) {
 		fprintf(stderr, "usage: %s PULL_FILE SERVER_PORT COUNT GAP_MS [IFACE]\n", argv[0]);
 		return 2;
@@ -104,18 +191,9 @@ int main(int argc, char **argv)
 			;       /* whatever came before the edge */
 
 		struct timespec t0, t1 = { 0, 0 };
-		fd = open(pull, O_WRONLY);
-		if (fd < 0) {
-			perror(pull);
-			return 1;
-		}
 		const char *v = up ? "pull-up" : "pull-down";
-		clock_gettime(CLOCK_REALTIME, &t0);
-		if (write(fd, v, strlen(v)) < 0) {
-			perror("write pull");
+		if (write_pull(pull, up, &t0) < 0)
 			return 1;
-		}
-		close(fd);
 
 		int got = 0;
 		for (;;) {
@@ -155,14 +233,5 @@ int main(int argc, char **argv)
 		}
 		fflush(stdout);
 	}
-	if (!n) {
-		printf("EDGELAT n=0 lost=%d\n", lost);
-		return 1;
-	}
-	qsort(lat, (size_t)n, sizeof *lat, cmp64);
-	printf("EDGELAT n=%d lost=%d min=%lld p50=%lld p90=%lld max=%lld\n", n, lost,
-	       (long long)lat[0], (long long)lat[n / 2], (long long)lat[(n * 9) / 10 >= n ? n - 1 : (n * 9) / 10],
-	       (long long)lat[n - 1]);
-	free(lat);
-	return lost ? 1 : 0;
+	return summary(lat, n, lost);
 }
