@@ -7,7 +7,7 @@ DESTDIR   ?=
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CC        ?= gcc
-PKGS      := libcoap-3-gnutls inih libcbor jansson libsystemd libiio libgpiod
+PKGS      := libcoap-3-gnutls inih libcbor jansson libsystemd libiio libgpiod libcurl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
@@ -15,7 +15,7 @@ CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wstrict-prototypes
 CFLAGS    ?= -O2 -g
 CFLAGS    += -std=gnu11 $(WARN) -D_GNU_SOURCE -DLWM_VERSION='"$(VERSION)"' -Iagent -Iobjects -Idrivers $(PKG_CFLAGS)
-LDLIBS    += $(PKG_LIBS) -lm
+LDLIBS    += $(PKG_LIBS) -lmbedcrypto -lm
 
 # `make asan` builds the same tree with AddressSanitizer and UBSan into build/asan.
 ifeq ($(SAN),1)

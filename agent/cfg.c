@@ -235,6 +235,47 @@ static int device_key(struct reader *r, const char *sec, const char *key, const 
 	return 1;
 }
 
+static int set_path(struct reader *r, const char *sec, const char *key, const char *val,
+		    char **dst)
+{
+	if (*val != '/') {
+		cfg_error(r, sec, key, val, "expected an absolute path");
+		return 1;
+	}
+	return set_str(r, dst, val);
+}
+
+static int firmware_key(struct reader *r, const char *sec, const char *key, const char *val)
+{
+	struct cfg_firmware *f = &r->c->firmware;
+	uint32_t kib;
+
+	if (!strcmp(key, "download_dir"))
+		return set_path(r, sec, key, val, &f->download_dir);
+	if (!strcmp(key, "public_key"))
+		return set_path(r, sec, key, val, &f->public_key);
+	if (!strcmp(key, "swupdate_dir"))
+		return set_path(r, sec, key, val, &f->swupdate_dir);
+	if (!strcmp(key, "version_file"))
+		return set_path(r, sec, key, val, &f->version_file);
+	if (!strcmp(key, "ca_file"))
+		return set_path(r, sec, key, val, &f->ca_file);
+	if (!strcmp(key, "install_command"))
+		return set_str(r, &f->install_command, val);
+	if (!strcmp(key, "max_size")) {       /* KiB, so that 32 bits go far enough */
+		kib = 0;
+		set_u32(r, sec, key, val, &kib, 0, UINT32_MAX);
+		f->max_size = (uint64_t)kib * 1024;
+		return 1;
+	}
+	if (!strcmp(key, "timeout"))
+		return set_u32(r, sec, key, val, &f->timeout, 1, 86400);
+	if (!strcmp(key, "install_timeout"))
+		return set_u32(r, sec, key, val, &f->install_timeout, 1, 86400);
+	cfg_error(r, sec, key, val, "unknown key");
+	return 1;
+}
+
 static struct cfg_send *send_group(struct reader *r, const char *sec)
 {
 	struct cfg *c = r->c;
@@ -305,7 +346,8 @@ static int handler(void *user, const char *sec, const char *key, const char *val
 		return 1;
 	}
 	if (strcmp(sec, "server") && strcmp(sec, "device") && strcmp(sec, "hooks") &&
-	    strcmp(sec, "state") && strcmp(sec, "log") && strcmp(sec, "control")) {
+	    strcmp(sec, "state") && strcmp(sec, "log") && strcmp(sec, "control") &&
+	    strcmp(sec, "firmware")) {
 		/* reported once, at the header if inih tells us of it, else at
 		 * its first key */
 		if (strcmp(r->bad_section, sec)) {
@@ -321,6 +363,8 @@ static int handler(void *user, const char *sec, const char *key, const char *val
 		return server_key(r, sec, key, val);
 	if (!strcmp(sec, "device"))
 		return device_key(r, sec, key, val);
+	if (!strcmp(sec, "firmware"))
+		return firmware_key(r, sec, key, val);
 	if (!strcmp(sec, "hooks")) {
 		if (!strcmp(key, "reboot"))
 			return set_str(r, &c->hooks.reboot, val);
@@ -376,6 +420,8 @@ static void defaults(struct cfg *c)
 	c->server.default_pmin = 0;
 	c->server.default_pmax = 0;
 	c->hooks.timeout = 60;
+	c->firmware.timeout = 60;
+	c->firmware.install_timeout = 600;
 	c->queue_max = 1000;
 	c->log_level = LOG_INFO;
 	if (gethostname(host, sizeof(host)) == 0) {
@@ -473,6 +519,12 @@ void cfg_free(struct cfg *c)
 	free(d->utc_offset);
 	free(c->hooks.reboot);
 	free(c->hooks.factory_reset);
+	free(c->firmware.download_dir);
+	free(c->firmware.public_key);
+	free(c->firmware.install_command);
+	free(c->firmware.swupdate_dir);
+	free(c->firmware.version_file);
+	free(c->firmware.ca_file);
 	free(c->state_dir);
 	free(c->ctl_socket);
 	cfg_sensors_free(c);

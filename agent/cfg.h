@@ -41,6 +41,19 @@ struct cfg_hooks {
 	uint32_t timeout;       /* s: a hook running longer is killed */
 };
 
+/* [firmware]: the Firmware Update object (5). */
+struct cfg_firmware {
+	char *download_dir;     /* where images go (default: the state folder) */
+	uint64_t max_size;      /* bytes; 0: as much as the disk takes */
+	char *public_key;       /* PEM: images must carry a detached signature */
+	char *install_command;  /* shell; LWM2MD_FW_IMAGE names the image */
+	char *swupdate_dir;     /* swupdate's TMPDIR (its IPC sockets): install with it */
+	char *version_file;     /* the running firmware's version (first line) */
+	char *ca_file;          /* CA bundle for https:// (default: the system's) */
+	uint32_t timeout;       /* s without progress before a pull gives up */
+	uint32_t install_timeout;       /* s for an install to finish */
+};
+
 /* [send.NAME]: resources sent to the server every period seconds. */
 struct cfg_send {
 	char *name;
@@ -92,6 +105,7 @@ struct cfg {
 	struct cfg_server server;
 	struct cfg_device device;
 	struct cfg_hooks hooks;
+	struct cfg_firmware firmware;
 	char *state_dir;        /* [state] dir, default /var/lib/lwm2md */
 	uint32_t queue_max;     /* [state] queue_max: Send/notification records kept offline */
 	char *ctl_socket;       /* [control] socket, default /run/lwm2md/lwm2md.sock */

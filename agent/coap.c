@@ -6,7 +6,12 @@
  * the server arrive on our client session; libcoap dispatches them to the
  * "unknown resource" handler or, for DELETE which libcoap would otherwise
  * answer itself, to one resource per object instance.  Block-wise transfers
- * are left to libcoap (COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY). */
+ * are left to libcoap (COAP_BLOCK_USE_LIBCOAP), but without
+ * COAP_BLOCK_SINGLE_BODY, which would have libcoap hold a whole Block1 body
+ * (a firmware image) in memory: libcoap 4.3.1 then calls the handler once per
+ * block (answering 2.31 Continue itself).  Blocks of a Write that the data
+ * model streams (dm_streams(): the Firmware Update Package) go to dm_handle()
+ * one by one; every other block-wise body is put together here first. */
 #include "coap.h"
 
 #include <errno.h>
@@ -32,6 +37,7 @@
 #define DEDUP_SLOTS 8
 #define DEDUP_MAX_BODY 1024
 #define EXCHANGE_LIFETIME_MS 247000     /* RFC 7252 4.8.2 */
+#define BODY_MAX (1024 * 1024)          /* a reassembled Block1 body, not streamed */
 
 struct pending {
 	coap_binary_t *token;
@@ -79,6 +85,8 @@ struct coapc {
 	} non[32];                      /* recent NON notifications, for Resets */
 	unsigned non_next;
 	uint64_t last_tx;               /* when we last sent anything of our own */
+	struct buf body;                /* a Block1 body being put together */
+	char body_path[48];             /* ... for this path */
 };
 
 static struct coapc *the_coapc;   /* libcoap's handlers carry no user pointer in 4.3.1 */
@@ -268,6 +276,35 @@ static void start_observe(struct coapc *c, const coap_pdu_t *pdu, const struct d
 	coap_add_option(resp, COAP_OPTION_OBSERVE, coap_encode_var_safe(b, sizeof(b), seq), b);
 }
 
+/* Puts the blocks of a Block1 body together (for requests the data model
+ * does not stream).  Returns 0 with req pointing at the whole body once the
+ * last block is in, 2.31 (libcoap adds the Block1 option) for the others, or
+ * an LWM_E* code. */
+static int gather_body(struct coapc *c, const char *path, struct dm_req *req,
+		       struct errbuf *err)
+{
+	if (req->offset == 0) {
+		buf_reset(&c->body);
+		snprintf(c->body_path, sizeof(c->body_path), "%s", path);
+	} else if (strcmp(c->body_path, path) || req->offset > c->body.len) {
+		return errbuf_set(err, -COAP_RESPONSE_CODE(408), "block at %zu of a body not begun",
+				  req->offset);
+	}
+	if (req->offset + req->len > BODY_MAX)
+		return errbuf_set(err, LWM_EENTITY, "body larger than %d bytes", BODY_MAX);
+	/* a repeated block overwrites what it had sent before */
+	c->body.len = req->offset;
+	buf_add(&c->body, req->payload, req->len);
+	if (c->body.oom)
+		return errbuf_set(err, LWM_EINTERNAL, "out of memory");
+	if (req->more)
+		return COAP_RESPONSE_CODE(231);
+	req->payload = c->body.p;
+	req->len = c->body.len;
+	req->offset = 0;
+	return 0;
+}
+
 static void release_body(coap_session_t *s, void *body)
 {
 	free(body);
@@ -286,6 +323,7 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 	unsigned char buf[8];
 	struct dedup *dup;
 	size_t body_len;
+	coap_block_b_t b1;
 	int code, observe = -1;
 
 	dup = dedup_find(c, coap_pdu_get_mid(pdu));
@@ -302,11 +340,15 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 		return;
 	}
 	buf_init(&out.body);
+	out.format = LWM_FMT_NONE;      /* dm_handle() sets them; a gathered block does not */
+	out.location[0] = 0;
 	snprintf(pathstr, sizeof(pathstr), "/%.*s", uri ? (int)uri->length : 0,
 		 uri ? (const char *)uri->s : "");
 	req.method = (enum dm_method)coap_pdu_get_code(pdu);
-	if (coap_get_data_large(pdu, &req.len, &req.payload, &off, &total) && off != 0)
-		req.len = 0;    /* a partial body: with SINGLE_BODY libcoap should not pass one */
+	if (!coap_get_data_large(pdu, &req.len, &req.payload, &off, &total))
+		off = 0;
+	req.offset = off;
+	req.more = coap_get_block_b(s, pdu, COAP_OPTION_BLOCK1, &b1) && b1.m;
 	if (query) {
 		snprintf(q, sizeof(q), "%.*s", (int)query->length, (const char *)query->s);
 		req.query = q;
@@ -324,6 +366,9 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 	}
 	if (dm_path_parse(pathstr, &req.path, &err) < 0)
 		code = LWM_ENOTFOUND;
+	else if ((req.offset || req.more) && !dm_streams(c->ag->dm, &req) &&
+		 (code = gather_body(c, pathstr, &req, &err)) != 0)
+		;       /* 2.31 for a block that is not the last, or an error */
 	else
 		code = dm_handle(c->ag->dm, &req, &out, &err);
 
@@ -700,6 +745,7 @@ struct coapc *coapc_new(struct agent *ag, uint16_t local_port)
 	if (!c)
 		return NULL;
 	c->ag = ag;
+	buf_init(&c->body);
 	the_coapc = c;
 	coap_startup();
 	coap_set_log_handler(coap_log_cb);
@@ -713,7 +759,7 @@ struct coapc *coapc_new(struct agent *ag, uint16_t local_port)
 	c->ctx = coap_new_context(NULL);
 	if (!c->ctx)
 		goto fail;
-	coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP | COAP_BLOCK_SINGLE_BODY);
+	coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP);
 	coap_register_response_handler(c->ctx, on_response);
 	coap_register_nack_handler(c->ctx, on_nack);
 	if (local_port) {
@@ -764,6 +810,7 @@ void coapc_free(struct coapc *c)
 	for (int i = 0; i < MAX_PENDING; i++)
 		coap_delete_binary(c->pending[i].token);
 	free(c->res);
+	buf_fini(&c->body);
 	if (c->session)
 		coap_session_release(c->session);
 	if (c->ctx)

@@ -24,6 +24,7 @@ struct dm {
 	dm_changed_fn changed_fn;
 	void *changed_arg;
 	struct attr_store *attrs;
+	size_t stream_skip;             /* TLV header bytes before a streamed value */
 };
 
 struct dm_out {
@@ -526,7 +527,10 @@ static int decode_payload(const struct dm_req *req, struct dm_recs *recs, struct
 {
 	if (req->format == LWM_FMT_NONE)
 		return errbuf_set(err, LWM_EBADREQ, "no Content-Format");
-	if (!req->len)
+	/* an empty string or opaque value is a value (an empty Package URI
+	 * resets Firmware Update); an empty TLV or SenML body is not */
+	if (!req->len && !(req->path.len >= 3 && (req->format == LWM_FMT_TEXT ||
+						  req->format == LWM_FMT_OPAQUE)))
 		return errbuf_set(err, LWM_EBADREQ, "empty payload");
 	return codec_decode(req->format, &req->path, req->payload, req->len, recs, err);
 }
@@ -875,6 +879,87 @@ static int check_version_formats(const struct dm_req *req, struct errbuf *err)
 	return 0;
 }
 
+/* ---- block-wise writes of one large opaque value ------------------------ */
+
+bool dm_streams(struct dm *dm, const struct dm_req *req)
+{
+	const struct dm_res_def *def;
+	struct dm_obj *obj;
+
+	if ((req->method != DM_M_PUT && req->method != DM_M_POST) || req->path.len != 3 ||
+	    (req->format != LWM_FMT_OPAQUE && req->format != LWM_FMT_TLV) ||
+	    !(obj = dm_find_obj(dm, req->path.id[0])) || !obj->ops->write_block ||
+	    !dm_find_inst(obj, req->path.id[1]))
+		return false;
+	def = dm_find_res(obj, req->path.id[2]);
+	return def && def->type == DM_T_OPAQUE && !def->multiple && (def->ops & DM_OP_W);
+}
+
+/* The length of the TLV header of a resource-with-value record for rid at
+ * the start of p (RFC-less OMA TLV: type byte, 8/16-bit id, 0..3 length
+ * bytes), with the value length in *vlen; LWM_EBADREQ if p does not start
+ * with one.  The header always fits in the first block (16 bytes or more). */
+static int tlv_header(const uint8_t *p, size_t len, uint16_t rid, size_t *vlen,
+		      struct errbuf *err)
+{
+	size_t idlen, lenlen, n, i;
+	uint16_t id;
+
+	if (len < 2 || (p[0] & 0xC0) != 0xC0)
+		return errbuf_set(err, LWM_EBADREQ, "TLV: not a resource value");
+	idlen = p[0] & 0x20 ? 2 : 1;
+	lenlen = (p[0] >> 3) & 3;
+	n = 1 + idlen + lenlen;
+	if (len < n)
+		return errbuf_set(err, LWM_EBADREQ, "TLV: truncated header");
+	id = idlen == 2 ? (uint16_t)(p[1] << 8 | p[2]) : p[1];
+	if (id != rid)
+		return errbuf_set(err, LWM_EBADREQ, "TLV: payload names resource %u", id);
+	*vlen = lenlen ? 0 : (size_t)(p[0] & 7);
+	for (i = 0; i < lenlen; i++)
+		*vlen = *vlen << 8 | p[1 + idlen + i];
+	return (int)n;
+}
+
+/* One Block1 piece of a Write to a write_block resource: the value's bytes
+ * go to the object as they come (an opaque body is the value; a TLV body
+ * loses its header first), so the core never holds the whole value. */
+static int do_write_block(struct dm *dm, const struct dm_req *req, struct errbuf *err)
+{
+	struct dm_obj *obj = dm_find_obj(dm, req->path.id[0]);
+	struct dm_inst *inst = dm_find_inst(obj, req->path.id[1]);
+	const uint8_t *p = req->payload;
+	size_t len = req->len, vlen = 0;
+	int rc;
+
+	if (req->offset == 0) {
+		dm->stream_skip = 0;
+		if (req->format == LWM_FMT_TLV && len) {
+			if ((rc = tlv_header(p, len, req->path.id[2], &vlen, err)) < 0)
+				return rc;
+			dm->stream_skip = (size_t)rc;
+		}
+	}
+	if (req->offset < dm->stream_skip) {
+		/* only the first block can hold the header: a repeat of it */
+		if (req->offset != 0)
+			return errbuf_set(err, LWM_EBADREQ, "TLV: block inside the header");
+		p += dm->stream_skip;
+		len -= dm->stream_skip;
+	}
+	rc = obj->ops->write_block(obj, inst, req->path.id[2],
+				   req->offset ? req->offset - dm->stream_skip : 0, p, len,
+				   !req->more);
+	if (rc)
+		return errbuf_set(err, rc, "%s: value refused", dm_find_res(obj, req->path.id[2])->name);
+	if (!req->more) {
+		if (obj->ops->changed)
+			obj->ops->changed(obj, inst);
+		dm_changed(dm, &req->path);
+	}
+	return COAP_RESPONSE_CODE(204);
+}
+
 int dm_handle(struct dm *dm, const struct dm_req *req, struct dm_resp *resp, struct errbuf *err)
 {
 	const struct dm_res_def *def = NULL;
@@ -898,6 +983,8 @@ int dm_handle(struct dm *dm, const struct dm_req *req, struct dm_resp *resp, str
 		return errbuf_set(err, LWM_ENOTFOUND, "no such instance");
 	if (p->len >= 3 && !(def = dm_find_res(obj, p->id[2])))
 		return errbuf_set(err, LWM_ENOTFOUND, "no such resource");
+	if (dm_streams(dm, req))
+		return do_write_block(dm, req, err);
 
 	switch (req->method) {
 	case DM_M_GET:

@@ -178,6 +178,14 @@ struct dm_ops {
 	int (*remove)(struct dm_obj *obj, struct dm_inst *inst);
 	/* Called after a server write/create/delete changed obj; persist here. */
 	void (*changed)(struct dm_obj *obj, struct dm_inst *inst);
+	/* Optional, for a single opaque resource too large to hold in memory (the
+	 * Firmware Update Package): receives a Write of rid piece by piece as the
+	 * Block1 blocks arrive.  p holds len bytes of the value at byte off; last
+	 * is set on the final piece (an empty value is one piece, off 0, len 0,
+	 * last).  off 0 again means the server restarted the transfer.  Without
+	 * this op the core reassembles the value and calls write. */
+	int (*write_block)(struct dm_obj *obj, struct dm_inst *inst, uint16_t rid, size_t off,
+			   const uint8_t *p, size_t len, bool last);
 };
 
 struct dm_obj {

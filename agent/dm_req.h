@@ -26,6 +26,8 @@ struct dm_req {
 	int accept;             /* Accept, LWM_FMT_NONE if absent */
 	const uint8_t *payload;
 	size_t len;
+	size_t offset;          /* Block1: where payload sits in the whole body */
+	bool more;              /* Block1: more blocks of the body follow */
 	const char *query;      /* "pmin=10&pmax=20", NUL-terminated, or NULL */
 	bool v12;               /* registered as LwM2M 1.2 */
 };
@@ -40,6 +42,10 @@ struct dm_resp {
  * ...) or a negative LWM_E* with the reason in err.  resp->body must have been
  * initialised by the caller. */
 int dm_handle(struct dm *dm, const struct dm_req *req, struct dm_resp *resp, struct errbuf *err);
+/* True if req is a Block1 piece that dm_handle() takes as it is (a Write of
+ * a resource whose object has write_block); coap.c reassembles every other
+ * block-wise body before calling dm_handle(). */
+bool dm_streams(struct dm *dm, const struct dm_req *req);
 /* Reads paths (one, or a composite list) and encodes them in format
  * (LWM_FMT_NONE: the default for what was read) into out.  Composite reads
  * skip paths that do not exist.  0 or LWM_E*. */

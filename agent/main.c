@@ -40,8 +40,8 @@
 struct daemon {
 	struct agent ag;
 	struct loop_fd sig;
-	struct dm_obj *objs[8];
-	void (*frees[8])(struct dm_obj *obj);
+	struct dm_obj *objs[16];
+	void (*frees[16])(struct dm_obj *obj);
 	int nobjs;
 	struct sensors *sensors;        /* the [sensor.NAME] objects */
 	bool stopping;
@@ -98,6 +98,7 @@ static int objects_init(struct daemon *d)
 	if (add_obj(d, security_obj_new(ag), security_obj_free) ||
 	    add_obj(d, server_obj_new(ag), server_obj_free) ||
 	    add_obj(d, device_obj_new(ag), device_obj_free) ||
+	    add_obj(d, firmware_obj_new(ag), firmware_obj_free) ||
 	    add_obj(d, portfolio_obj_new(ag), portfolio_obj_free))
 		return -1;
 	d->sensors = sensors_new(ag);

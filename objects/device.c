@@ -521,6 +521,25 @@ static int out_errors(struct device *d, struct dm_out *out)
 	return 0;
 }
 
+/* [firmware] version_file: the first line of what the running firmware
+ * installed, read on each request so that a new image shows at once. */
+static int out_version_file(struct device *d, struct dm_out *out)
+{
+	const char *path = d->ag->cfg->firmware.version_file;
+	char v[256];
+	FILE *f = fopen(path, "re");
+
+	if (!f || !fgets(v, sizeof(v), f)) {
+		log_debug("3/0/3: %s: %s", path, f ? "empty" : strerror(errno));
+		if (f)
+			fclose(f);
+		return out_str(out, d->firmware);
+	}
+	fclose(f);
+	v[strcspn(v, "\r\n")] = 0;
+	return out_str(out, v);
+}
+
 static int device_read(struct dm_obj *obj, struct dm_inst *inst, uint16_t rid, struct dm_out *out)
 {
 	struct device *d = dev(obj);
@@ -537,7 +556,11 @@ static int device_read(struct dm_obj *obj, struct dm_inst *inst, uint16_t rid, s
 	case OMA_3_SERIAL_NUMBER:
 		return out_str(out, c->serial ? c->serial : d->serial);
 	case OMA_3_FIRMWARE_VERSION:
-		return out_str(out, c->firmware_version ? c->firmware_version : d->firmware);
+		if (c->firmware_version)
+			return out_str(out, c->firmware_version);
+		if (d->ag->cfg->firmware.version_file)
+			return out_version_file(d, out);
+		return out_str(out, d->firmware);
 	case OMA_3_AVAILABLE_POWER_SOURCES:
 		v = dm_int(POWER_DC);
 		return dm_out_inst(out, 0, &v);

@@ -26,6 +26,10 @@ void device_obj_free(struct dm_obj *obj);
 void device_set_error(struct dm_obj *obj, int code);
 void device_clear_error(struct dm_obj *obj, int code);
 
+/* Firmware Update (5), single instance 0: push, pull, install, result. */
+struct dm_obj *firmware_obj_new(struct agent *ag);
+void firmware_obj_free(struct dm_obj *obj);
+
 /* Portfolio (16), instances created by the server, kept in the state folder. */
 struct dm_obj *portfolio_obj_new(struct agent *ag);
 void portfolio_obj_free(struct dm_obj *obj);

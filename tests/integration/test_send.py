@@ -56,10 +56,10 @@ def test_send_schedule(daemon, rest, endpoint, events):
 
 
 def test_send_schedule_several_paths(daemon, rest, endpoint, events):
-    daemon(sections={"send.g": {"paths": "/3/0/0 /1/0/1 /5/0/1", "period": 1}})
+    daemon(sections={"send.g": {"paths": "/3/0/0 /1/0/1 /6/0/1", "period": 1}})
     ev = events(endpoint)
     e = ev.wait_for("SEND", timeout=15)
-    # /5/0/1 does not exist: left out, the rest is sent
+    # /6/0/1 (Location) does not exist: left out, the rest is sent
     assert event_values(e.data) == {"/3/0/0": rest.read(endpoint, "3/0/0").content, "/1/0/1": 300}, e.data
 
 
@@ -78,8 +78,8 @@ def test_lwm2mctl_send(daemon, rest, endpoint, events, tmp_path):
     e = ev.wait_for("SEND", timeout=15)
     assert event_values(e.data) == {"/3/0/0": rest.read(endpoint, "3/0/0").content, "/1/0/1": 300}, e.data
     # a path that cannot be read at all is refused, nothing is sent
-    cp = lwm2mctl(d, "send", "/5/0/1")
-    assert cp.returncode == 1, f"lwm2mctl send /5/0/1: exit {cp.returncode}\n{cp.stdout}{cp.stderr}"
+    cp = lwm2mctl(d, "send", "/6/0/1")
+    assert cp.returncode == 1, f"lwm2mctl send /6/0/1: exit {cp.returncode}\n{cp.stdout}{cp.stderr}"
     no_event(ev, "SEND", seconds=1.5)
 
 

@@ -1,0 +1,450 @@
+"""The Firmware Update object (5): push through Leshan (opaque and TLV, block-wise),
+pull over http, https and coap, integrity (swupdate's dry run, detached ECDSA/RSA
+signatures), install through swupdate's IPC or an install command, the result after a
+"reboot" (the daemon killed and started again, as a power cut or reboot would), resume
+of an interrupted pull, Cancel, and the failures: 404, unsupported protocol, invalid
+URI, a full disk, a corrupted image, a bad signature.
+
+Everything runs against real components: Debian's swupdate (a sandboxed daemon),
+nginx (http/https with a test CA), the Leshan-based test server, a CoAP file server."""
+
+from __future__ import annotations
+
+import re
+import time
+
+import pytest
+
+from fwfix import CoapFiles, Nginx, Swupdate, make_keys, make_swu, sha256, sign, tmpfs
+from leshan import Rest, res
+from reporting_util import is_notification_of, observe, single_value
+from util import poll
+
+IDLE, DOWNLOADING, DOWNLOADED, UPDATING = 0, 1, 2, 3
+
+
+# --- fixtures ------------------------------------------------------------------
+
+@pytest.fixture(scope="session")
+def keys(tmp_path_factory):
+    return make_keys(tmp_path_factory.mktemp("fwkeys"))
+
+
+@pytest.fixture(scope="session")
+def nginx(tmp_path_factory, keys):
+    n = Nginx(tmp_path_factory.mktemp("nginx"), keys).start()
+    yield n
+    n.stop()
+
+
+@pytest.fixture
+def swupdate(tmp_path, keys):
+    s = Swupdate(tmp_path / "swupdate", keys / "swu.cert.pem").start()
+    yield s
+    s.stop()
+
+
+@pytest.fixture
+def coapfiles():
+    c = CoapFiles()
+    yield c
+    c.close()
+
+
+@pytest.fixture
+def slow_rest(leshan):
+    """REST calls that may take a while (a block-wise push of a whole image)."""
+    return Rest(leshan.api, timeout=60)
+
+
+class Box:
+    """A gateway under test: the daemon, its root folder (where images install and
+    the version file lives) and its reboot flag."""
+
+    def __init__(self, d, root, flag):
+        self.d, self.root, self.flag = d, root, flag
+
+    @property
+    def version_file(self):
+        return self.root / "version"
+
+
+@pytest.fixture
+def box(daemon, tmp_path, keys):
+    def start(swupdate=None, firmware=None, hooks=None, version="1.0.0"):
+        root = tmp_path / "root"
+        root.mkdir(exist_ok=True)
+        (root / "version").write_text(version + "\n")
+        flag = tmp_path / "reboot-requested"
+        fw = {"version_file": root / "version", "timeout": 10, "ca_file": keys / "ca.cert.pem"}
+        if swupdate:
+            fw["swupdate_dir"] = swupdate.dir
+        fw.update(firmware or {})
+        d = daemon(sections={"firmware": fw, "hooks": {"reboot": f"touch {flag}", **(hooks or {})}})
+        return Box(d, root, flag)
+    return start
+
+
+def fw_state(rest, ep):
+    return rest.read(ep, "5/0/3").content, rest.read(ep, "5/0/5").content
+
+
+def wait_state(rest, ep, state, result=0, timeout=30):
+    """Polls State and Update Result until they are (state, result); fails fast when the
+    pair settles on something else that cannot change by itself."""
+    def check():
+        s = fw_state(rest, ep)
+        if s == (state, result):
+            return s
+        if s[0] == IDLE and s[1] not in (0, result) and state != IDLE:
+            raise AssertionError(f"5/0: Idle with Update Result {s[1]}, waiting for {(state, result)}")
+        return None
+    return poll(check, timeout, f"5/0 State/Update Result {(state, result)}", interval=0.1)
+
+
+def push(rest, ep, data: bytes, fmt="OPAQUE"):
+    return rest.write(ep, "5/0/0", res(0, data, "OPAQUE"), format=fmt)
+
+
+def write_uri(rest, ep, uri: str):
+    return rest.write(ep, "5/0/1", res(1, uri, "STRING"), format="TEXT")
+
+
+def restart(box):
+    """A reboot as the box sees it: the daemon dies (SIGKILL, like a power cut) and
+    starts again with the same config and state folder."""
+    box.d.kill()
+    box.d.start()
+
+
+def image_path(box):
+    return poll(lambda: box.d.state_dir and __import__("pathlib").Path(box.d.state_dir) / "firmware.img",
+                1, "state dir")
+
+
+# --- the object ----------------------------------------------------------------
+
+def test_object_resources(box, rest, endpoint):
+    """Read /5/0: every resource Leshan's model of object 5 knows, with the values a
+    fresh client reports (Idle, result 0, protocols coap/http/https, push and pull)."""
+    box()
+    r = rest.read(endpoint, "5/0", format="TLV")
+    assert r.code == 205, r
+    c = r.content
+    assert c[3] == IDLE and c[5] == 0, c
+    assert c[1] == "", c
+    assert sorted(c[8].values()) == [0, 2, 3], c[8]
+    assert c[9] == 2, c
+    assert c[11] == 1 and c[13] == 0, c
+    assert 0 not in c and 2 not in c and 10 not in c, f"write-only/executable resources in a read: {c}"
+    reg = rest.client(endpoint)
+    links = {l["url"]: l for l in reg.get("objectLinks", [])}
+    assert links.get("/5", {}).get("attributes", {}).get("ver") in ("1.1", None) or "/5/0" in links, reg
+
+
+def test_writable_settings_persist(box, rest, endpoint):
+    b = box()
+    assert rest.write(endpoint, "5/0/11", res(11, 0, "INTEGER"), format="TEXT").code == 204
+    assert rest.write(endpoint, "5/0/13", res(13, 3600, "UNSIGNED_INTEGER"), format="TEXT").code == 204
+    assert rest.write(endpoint, "5/0/11", res(11, 7, "INTEGER"), format="TEXT").code == 400
+    restart(b)
+    time.sleep(0.5)
+    assert rest.read(endpoint, "5/0/11").content == 0
+    assert rest.read(endpoint, "5/0/13").content == 3600
+
+
+def test_update_and_cancel_refused_when_idle(box, rest, endpoint):
+    box()
+    assert rest.execute(endpoint, "5/0/2").code == 405
+    assert rest.execute(endpoint, "5/0/10").code == 405
+
+
+@pytest.mark.parametrize("uri,result", [("ftp://127.0.0.1/fw.swu", 9), ("coaps://127.0.0.1/fw", 9),
+                                        ("not a uri", 7), ("http://", 7)])
+def test_uri_refused_with_result(box, rest, endpoint, uri, result):
+    """An unsupported scheme is Update Result 9, something that is no URI 7; the state
+    stays Idle.  An empty URI then resets the result."""
+    box()
+    assert write_uri(rest, endpoint, uri).code == 204
+    assert fw_state(rest, endpoint) == (IDLE, result)
+    assert write_uri(rest, endpoint, "").code == 204
+    assert fw_state(rest, endpoint) == (IDLE, 0)
+
+
+# --- push ----------------------------------------------------------------------
+
+def test_push_swu_install_reboot_success(box, swupdate, slow_rest, rest, endpoint, events, tmp_path, keys):
+    """Push a signed .swu through Leshan (block-wise opaque write), swupdate's dry run
+    accepts it, Execute Update installs it through swupdate into the sandbox and runs
+    the reboot hook; after the "reboot" the version file says 2.0.0: Update Result 1,
+    3/0/3 is the new version, and the observer of 5/0/5 is told."""
+    b = box(swupdate=swupdate)
+    payload = bytes(range(256)) * 600           # 150 KiB: ~150 blocks
+    swu = make_swu(tmp_path / "good.swu", b.root, payload, "2.0.0", keys).read_bytes()
+    ev = events(endpoint)
+    assert observe(rest, endpoint, "5/0/5").code == 205
+
+    r = push(slow_rest, endpoint, swu)
+    assert r.code == 204, r
+    wait_state(rest, endpoint, DOWNLOADED)
+    assert rest.read(endpoint, "5/0/7").content == "2.0.0"
+    assert rest.read(endpoint, "5/0/6").content == "lwm2md-test"
+    assert not (b.root / "payload.bin").exists(), "dry run installed something"
+    assert rest.read(endpoint, "3/0/3", format="TEXT").content == "1.0.0"
+
+    assert rest.execute(endpoint, "5/0/2").code == 204
+    poll(b.flag.exists, 30, "reboot hook after the install")
+    assert (b.root / "payload.bin").read_bytes() == payload
+    assert (b.root / "version").read_text().strip() == "2.0.0"
+    assert fw_state(rest, endpoint)[0] == UPDATING
+
+    restart(b)
+    n = ev.wait_for("NOTIFICATION", lambda d: is_notification_of("/5/0/5")(d) and single_value(d) == 1,
+                    timeout=30)
+    assert single_value(n.data) == 1
+    assert fw_state(rest, endpoint) == (IDLE, 1)
+    assert rest.read(endpoint, "3/0/3", format="TEXT").content == "2.0.0"
+    b.d.wait_log(r"firmware update succeeded: running \"2\.0\.0\" \(was \"1\.0\.0\"\)")
+    assert not image_path(b).exists()
+
+
+def test_push_tlv_install_command_reboot_into_old_version(box, slow_rest, rest, endpoint, tmp_path):
+    """Without swupdate: a TLV push, the install command gets the image, the reboot
+    hook runs; the box comes back with the old version: Update Result 8."""
+    dest = tmp_path / "installed.img"
+    b = box(firmware={"install_command": f'cp "$LWM2MD_FW_IMAGE" {dest}'})
+    image = bytes((i * 7) & 0xFF for i in range(70000))
+    assert push(slow_rest, endpoint, image, fmt="TLV").code == 204
+    wait_state(rest, endpoint, DOWNLOADED)
+    assert image_path(b).read_bytes() == image
+    assert rest.execute(endpoint, "5/0/2").code == 204
+    poll(b.flag.exists, 15, "reboot hook")
+    assert dest.read_bytes() == image
+    restart(b)
+    poll(lambda: fw_state(rest, endpoint) == (IDLE, 8), 20, "Update Result 8 after the reboot")
+    assert rest.read(endpoint, "3/0/3", format="TEXT").content == "1.0.0"
+    b.d.wait_log(r"firmware update failed: still running \"1\.0\.0\"")
+    assert not image_path(b).exists()
+
+
+def test_push_empty_package_resets(box, slow_rest, rest, endpoint):
+    b = box(firmware={"install_command": "true"})
+    assert push(slow_rest, endpoint, b"\x01" * 5000).code == 204
+    wait_state(rest, endpoint, DOWNLOADED)
+    assert push(rest, endpoint, b"").code == 204
+    assert fw_state(rest, endpoint) == (IDLE, 0)
+    assert not image_path(b).exists()
+
+
+def test_push_corrupted_swu_refused(box, swupdate, slow_rest, rest, endpoint, tmp_path, keys):
+    """A .swu with one payload byte flipped: swupdate's dry run refuses it, Update
+    Result 5, the image is removed and nothing was installed."""
+    b = box(swupdate=swupdate)
+    swu = bytearray(make_swu(tmp_path / "c.swu", b.root, b"A" * 20000, "2.0.0", keys).read_bytes())
+    swu[-3000] ^= 0xFF
+    assert push(slow_rest, endpoint, bytes(swu)).code == 204
+    wait_state(rest, endpoint, IDLE, 5)
+    assert not image_path(b).exists()
+    assert not (b.root / "payload.bin").exists()
+    b.d.wait_log(r"swupdate refused the image")
+    assert rest.client(endpoint), "still registered"
+
+
+def test_push_signed_prefix(box, slow_rest, rest, endpoint, keys, tmp_path):
+    """With [firmware] public_key, a pushed Package carries its signature in front
+    ("LWM2MSIG", length, DER signature): RSA accepted, another key refused (result 5)."""
+    b = box(firmware={"public_key": keys / "rsa.pub.pem", "install_command": "true"})
+    image = b"firmware " * 3000
+    p = tmp_path / "img"
+    p.write_bytes(image)
+
+    def package(key):
+        sig = sign(p, key)
+        return b"LWM2MSIG" + len(sig).to_bytes(2, "big") + sig + image
+
+    assert push(slow_rest, endpoint, package(keys / "rsa.key.pem")).code == 204
+    wait_state(rest, endpoint, DOWNLOADED)
+    assert image_path(b).read_bytes() == image
+    assert push(rest, endpoint, b"").code == 204
+    assert push(slow_rest, endpoint, package(keys / "other.key.pem")).code == 204
+    wait_state(rest, endpoint, IDLE, 5)
+    assert not image_path(b).exists()
+
+
+# --- pull ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("scheme", ["http", "https", "coap"])
+def test_pull_install(box, swupdate, nginx, coapfiles, rest, endpoint, tmp_path, keys, scheme):
+    """Pull a signed .swu (http, https with the test CA, coap Block2), dry run, install
+    through swupdate: the payload lands in the sandbox."""
+    b = box(swupdate=swupdate)
+    payload = bytes(range(256)) * 200
+    swu = make_swu(tmp_path / "p.swu", b.root, payload, "3.1.0", keys).read_bytes()
+    name = f"{endpoint}.swu"
+    if scheme == "coap":
+        coapfiles.files[name] = swu
+        uri = f"{coapfiles.base}/{name}"
+    else:
+        nginx.put(name, swu)
+        uri = nginx.url(name, scheme)
+    assert write_uri(rest, endpoint, uri).code == 204
+    assert rest.read(endpoint, "5/0/1").content == uri
+    wait_state(rest, endpoint, DOWNLOADED)
+    assert image_path(b).read_bytes() == swu
+    assert rest.read(endpoint, "5/0/7").content == "3.1.0"
+    assert rest.execute(endpoint, "5/0/2").code == 204
+    poll(b.flag.exists, 30, "reboot hook after the install")
+    assert (b.root / "payload.bin").read_bytes() == payload
+
+
+def test_pull_404(box, nginx, rest, endpoint):
+    b = box(firmware={"install_command": "true"})
+    assert write_uri(rest, endpoint, nginx.url("no-such-image.swu")).code == 204
+    wait_state(rest, endpoint, IDLE, 7)
+    b.d.wait_log(r"no-such-image\.swu: HTTP status 404")
+    assert not image_path(b).exists()
+
+
+def test_pull_https_untrusted_certificate(box, nginx, rest, endpoint):
+    """Certificate checks are on: without the test CA the pull fails (connection
+    lost, after its retries) and nothing is kept."""
+    b = box(firmware={"install_command": "true", "ca_file": "/etc/ssl/certs/ca-certificates.crt"})
+    nginx.put(f"{endpoint}.bin", b"x" * 1000)
+    assert write_uri(rest, endpoint, nginx.url(f"{endpoint}.bin", "https")).code == 204
+    wait_state(rest, endpoint, IDLE, 4, timeout=40)
+    b.d.wait_log(r"(?i)certificate|TLS")
+    assert not image_path(b).exists()
+
+
+@pytest.mark.parametrize("key", ["sign", "rsa"])
+def test_pull_detached_signature(box, nginx, rest, endpoint, keys, key):
+    """public_key set: URI + ".sig" is fetched and checked (ECDSA P-256, RSA); a
+    signature by another key is Update Result 5 and the image is removed."""
+    b = box(firmware={"public_key": keys / f"{key}.pub.pem", "install_command": "true"})
+    image = bytes(range(256)) * 100
+    p = nginx.put(f"{endpoint}.bin", image)
+    nginx.put(f"{endpoint}.bin.sig", sign(p, keys / f"{key}.key.pem"))
+    assert write_uri(rest, endpoint, nginx.url(f"{endpoint}.bin")).code == 204
+    wait_state(rest, endpoint, DOWNLOADED)
+    assert write_uri(rest, endpoint, "").code == 204
+
+    nginx.put(f"{endpoint}.bin.sig", sign(p, keys / "other.key.pem"))
+    assert write_uri(rest, endpoint, nginx.url(f"{endpoint}.bin")).code == 204
+    wait_state(rest, endpoint, IDLE, 5)
+    b.d.wait_log(r"signature does not match")
+    assert not image_path(b).exists()
+
+
+def test_pull_disk_full(box, nginx, rest, endpoint, tmp_path):
+    """The download folder is a 256 KiB tmpfs and the image 1 MiB: Update Result 2,
+    nothing left behind, still registered."""
+    dl = tmp_path / "small"
+    umount = tmpfs(dl, "256k")
+    try:
+        b = box(firmware={"download_dir": dl, "install_command": "true"})
+        nginx.put(f"{endpoint}.bin", b"\xAA" * (1 << 20))
+        assert write_uri(rest, endpoint, nginx.url(f"{endpoint}.bin")).code == 204
+        wait_state(rest, endpoint, IDLE, 2)
+        assert list(dl.iterdir()) == [], list(dl.iterdir())
+        assert rest.client(endpoint)
+    finally:
+        b.d.kill()
+        umount()
+
+
+def test_pull_resumes_after_sigkill(box, nginx, rest, endpoint):
+    """SIGKILL mid-download (nginx sends 256 KiB/s), restart: the pull goes on with a
+    Range request (If-Range with the ETag) and the image is complete and intact."""
+    b = box(firmware={"install_command": "true"})
+    image = bytes((i * 31 + 7) & 0xFF for i in range(900 * 1024))
+    name = f"{endpoint}.bin"
+    nginx.put(name, image)
+    assert write_uri(rest, endpoint, nginx.url(name, slow=True)).code == 204
+    img = image_path(b)
+    poll(lambda: img.exists() and img.stat().st_size > 200 * 1024, 20, "part of the image on disk")
+    b.d.kill()
+    have = img.stat().st_size
+    assert 0 < have < len(image)
+    b.d.start()
+    wait_state(rest, endpoint, DOWNLOADED, timeout=30)
+    assert sha256(img.read_bytes()) == sha256(image)
+    lines = nginx.log_lines(name)
+    resumed = [l for l in lines if re.search(r'range="bytes=\d+-"', l) and "status=206" in l]
+    assert resumed, "no Range request answered 206:\n" + "\n".join(lines)
+    assert 'if_range="\\"' in resumed[0] or 'if_range="' in resumed[0], resumed[0]
+    m = re.search(r'range="bytes=(\d+)-"', resumed[0])
+    assert int(m.group(1)) > 0
+
+
+def test_pull_changed_image_restarts(box, nginx, rest, endpoint):
+    """The image changes on the server while the daemon is down: the resume's If-Range
+    no longer matches, nginx sends the whole new body (200) and the image starts over."""
+    b = box(firmware={"install_command": "true"})
+    name = f"{endpoint}.bin"
+    nginx.put(name, b"\x01" * (700 * 1024))
+    assert write_uri(rest, endpoint, nginx.url(name, slow=True)).code == 204
+    img = image_path(b)
+    poll(lambda: img.exists() and img.stat().st_size > 100 * 1024, 20, "part of the image on disk")
+    b.d.kill()
+    new = b"\x02" * (300 * 1024)
+    time.sleep(1.1)     # a new Last-Modified second, so a new ETag
+    nginx.put(name, new)
+    b.d.start()
+    wait_state(rest, endpoint, DOWNLOADED, timeout=30)
+    assert img.read_bytes() == new
+
+
+def test_pull_coap_resumes_from_next_block(box, coapfiles, rest, endpoint):
+    """CoAP pull cut by SIGKILL: after the restart it asks for the block after the last
+    one on disk, not block 0."""
+    b = box(firmware={"install_command": "true"})
+    image = bytes((i * 13) & 0xFF for i in range(400 * 1024))
+    name = f"{endpoint}.bin"
+    coapfiles.files[name] = image
+    gate = {"stop_after": 100}
+    serve = coapfiles._serve
+
+    def slow(msg, addr):
+        if len(coapfiles.requests) >= gate["stop_after"]:
+            return None                         # silence: the client waits
+        return serve(msg, addr)
+    coapfiles.handler = slow
+    assert write_uri(rest, endpoint, f"{coapfiles.base}/{name}").code == 204
+    poll(lambda: len(coapfiles.requests) >= 100, 20, "100 blocks asked for")
+    img = image_path(b)
+    time.sleep(0.3)
+    b.d.kill()
+    have = img.stat().st_size
+    assert have >= 90 * 1024
+    n_before = len(coapfiles.requests)
+    gate["stop_after"] = 10 ** 9
+    b.d.start()
+    wait_state(rest, endpoint, DOWNLOADED, timeout=30)
+    assert img.read_bytes() == image
+    first = coapfiles.requests[n_before][1]
+    assert first == have // 1024, f"resumed at block {first}, have {have} bytes"
+
+
+def test_cancel_download(box, nginx, rest, endpoint):
+    b = box(firmware={"install_command": "true"})
+    name = f"{endpoint}.bin"
+    nginx.put(name, b"\x05" * (2 << 20))
+    assert write_uri(rest, endpoint, nginx.url(name, slow=True)).code == 204
+    poll(lambda: fw_state(rest, endpoint)[0] == DOWNLOADING, 10, "Downloading")
+    assert rest.execute(endpoint, "5/0/10").code == 204
+    assert fw_state(rest, endpoint) == (IDLE, 10)
+    time.sleep(0.5)
+    assert not image_path(b).exists()
+    assert rest.execute(endpoint, "5/0/10").code == 405
+
+
+def test_install_failure_keeps_image(box, swupdate, slow_rest, rest, endpoint, tmp_path, keys):
+    """swupdate accepts the image in the dry run but the install fails (post-install
+    script exits 3): Update Result 8, back to Downloaded, no reboot."""
+    b = box(swupdate=swupdate)
+    swu = make_swu(tmp_path / "f.swu", b.root, b"P" * 5000, "2.0.0", keys, postinst_exit=3).read_bytes()
+    assert push(slow_rest, endpoint, swu).code == 204
+    wait_state(rest, endpoint, DOWNLOADED)
+    assert rest.execute(endpoint, "5/0/2").code == 204
+    wait_state(rest, endpoint, DOWNLOADED, 8)
+    assert not b.flag.exists()
