@@ -5,8 +5,13 @@
  * are read once at start from DMI (/sys/class/dmi/id), the device tree and
  * /etc/os-release; memory and time are read on each request.  Every fact can
  * be replaced from [device] in the config, looked up at read time so that a
- * reload applies.  Reboot and Factory Reset run the [hooks] commands after the
- * 2.04 has gone out; without a command they are refused with 4.05.
+ * reload applies.  Reboot and Factory Reset answer 2.04, then de-register,
+ * then run the [hooks] command (Factory Reset first empties the state
+ * folder, and after its hook exits with status 75 so that systemd starts it
+ * afresh with the config the hook restored); without a command they are
+ * refused with 4.05.  A hook that fails is logged with its exit status, is
+ * reported as Error Code 16 and lwm2md registers again; so it does when a
+ * reboot hook returned and the system is still up 5 s later.
  *
  * An unprivileged daemon must not set the system clock or zone, so writes of
  * Current Time, UTC Offset and Timezone change only what this object reports:
@@ -18,6 +23,7 @@
 #include "objects.h"
 
 #include <ctype.h>
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -28,6 +34,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/utsname.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -39,6 +46,8 @@
 #include "dm.h"
 #include "hook.h"
 #include "log.h"
+#include "loop.h"
+#include "reg.h"
 #include "store.h"
 #include "oma/oma_3.h"
 
@@ -50,6 +59,11 @@
 #define BINDINGS "UQ"           /* UDP, and queue mode */
 #define POWER_DC 0              /* Available Power Sources: DC power */
 #define TZ_MAX 64
+#define STOP_TIMEOUT_MS 4000    /* a De-register the server does not answer */
+#define REBOOT_GRACE_MS 5000    /* a reboot hook returned: the system should go down */
+#define DEREGISTER_DELAY_MS 1000        /* from the 2.04 to the De-register */
+#define ERROR_HOOK_FAILED 16    /* device-specific Error Code: a hook failed */
+#define EXIT_RESTART 75         /* EX_TEMPFAIL: systemd starts us again */
 
 struct device {
 	struct dm_obj obj;
@@ -62,6 +76,8 @@ struct device {
 	char *utc_offset, *timezone;
 	int64_t time_offset;            /* s added to the system clock for 3/0/13 */
 	uint32_t errors;                /* bit n-1 set: Error Code n (1..32) */
+	enum { PENDING_NONE, PENDING_REBOOT, PENDING_FACTORY_RESET } pending;
+	struct loop_timer grace;        /* the De-register delay; the wait after a reboot hook */
 };
 
 /* ---- reading the system ----------------------------------------------- */
@@ -654,14 +670,135 @@ static int device_clear(struct dm_obj *obj, struct dm_inst *inst, uint16_t rid)
 	return LWM_ENOTALLOWED;
 }
 
+static struct device *dev_of(struct agent *ag)
+{
+	struct dm_obj *obj = dm_find_obj(ag->dm, 3);
+
+	return obj ? dev(obj) : NULL;
+}
+
+/* The hook could not do its job (or, for Reboot, returned and the system
+ * did not go down): register again, so the box stays reachable. */
+static void register_again(struct agent *ag)
+{
+	if (ag->reg && reg_state(ag->reg) == REG_IDLE)
+		reg_start(ag->reg);
+}
+
+static void reboot_grace_over(struct loop_timer *t)
+{
+	struct device *d = container_of(t, struct device, grace);
+
+	log_warn("3/0: still running %d s after the reboot hook; registering again",
+		 REBOOT_GRACE_MS / 1000);
+	register_again(d->ag);
+}
+
+static void hook_done(struct agent *ag, const char *name, int status)
+{
+	struct device *d = dev_of(ag);
+	bool ok = status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0;
+
+	if (!d)
+		return;
+	if (!ok) {
+		/* hook.c logged the exit status or signal */
+		log_err("3/0: %s failed; reported as Error Code %d; registering again",
+			d->pending == PENDING_REBOOT ? "Reboot" : "Factory Reset", ERROR_HOOK_FAILED);
+		device_set_error(&d->obj, ERROR_HOOK_FAILED);
+		dm_changed(ag->dm, &(struct dm_path){ .id = { 3, 0, OMA_3_ERROR_CODE }, .len = 3 });
+		d->pending = PENDING_NONE;
+		register_again(ag);
+		return;
+	}
+	if (d->pending == PENDING_FACTORY_RESET) {
+		/* a fresh start: the config the hook restored, nothing of the old
+		 * state in memory either (systemd restarts on this status) */
+		log_info("3/0: factory reset done; exiting with status %d to start afresh",
+			 EXIT_RESTART);
+		ag->exit_code = EXIT_RESTART;
+		loop_stop(ag->loop);
+		return;
+	}
+	d->pending = PENDING_NONE;
+	d->grace.cb = reboot_grace_over;
+	loop_timer_set(ag->loop, &d->grace, REBOOT_GRACE_MS);
+}
+
+/* Removes every file of the state folder (what the server wrote, the
+ * registration, observations, queued data, firmware state and image). */
+static void clear_state(struct device *d)
+{
+	const char *dir = d->ag->cfg->state_dir;
+	struct dirent *e;
+	DIR *dp = opendir(dir);
+	int n = 0;
+
+	if (!dp) {
+		log_warn("3/0: factory reset: %s: %s", dir, strerror(errno));
+		return;
+	}
+	while ((e = readdir(dp))) {
+		if (e->d_name[0] == '.' && (!e->d_name[1] || (e->d_name[1] == '.' && !e->d_name[2])))
+			continue;
+		if (unlinkat(dirfd(dp), e->d_name, 0) == 0)
+			n++;
+		else if (errno != EISDIR)
+			log_warn("3/0: factory reset: %s/%s: %s", dir, e->d_name, strerror(errno));
+	}
+	fsync(dirfd(dp));
+	closedir(dp);
+	log_info("3/0: factory reset: %d files removed from %s", n, dir);
+}
+
+/* De-registered (or the server did not answer in time): now the hook. */
+static void deregistered(struct agent *ag)
+{
+	struct device *d = dev_of(ag);
+
+	if (!d)
+		return;
+	if (d->pending == PENDING_FACTORY_RESET) {
+		clear_state(d);
+		hook_run(ag, "factory_reset", ag->cfg->hooks.factory_reset, hook_done);
+	} else {
+		hook_run(ag, "reboot", ag->cfg->hooks.reboot, hook_done);
+	}
+}
+
+/* Every module keeps its state on disk as it changes, so what is left is to
+ * de-register cleanly, then run the hook. */
+static void deregister_now(struct loop_timer *t)
+{
+	struct device *d = container_of(t, struct device, grace);
+
+	if (d->pending == PENDING_REBOOT)
+		log_info("3/0: Reboot: de-registering, then running the reboot hook");
+	else
+		log_info("3/0: Factory Reset: de-registering, clearing %s, then running the hook",
+			 d->ag->cfg->state_dir);
+	reg_stop(d->ag->reg, STOP_TIMEOUT_MS, deregistered);
+}
+
+/* After the 2.04 went out; the De-register waits a moment more, since a
+ * server (Leshan) cancels what it still has open with a client that
+ * de-registers, the answer to this Execute included. */
 static void run_reboot(struct agent *ag, void *arg)
 {
-	hook_run(ag, "reboot", ag->cfg->hooks.reboot, NULL);
+	struct device *d = arg;
+
+	d->pending = PENDING_REBOOT;
+	d->grace.cb = deregister_now;
+	loop_timer_set(ag->loop, &d->grace, DEREGISTER_DELAY_MS);
 }
 
 static void run_factory_reset(struct agent *ag, void *arg)
 {
-	hook_run(ag, "factory_reset", ag->cfg->hooks.factory_reset, NULL);
+	struct device *d = arg;
+
+	d->pending = PENDING_FACTORY_RESET;
+	d->grace.cb = deregister_now;
+	loop_timer_set(ag->loop, &d->grace, DEREGISTER_DELAY_MS);
 }
 
 /* Runs a hook once the 2.04 is out: a reboot that started first would take
@@ -674,6 +811,10 @@ static int execute_hook(struct device *d, const char *what, const char *key, con
 	if (!cmd || !*cmd) {
 		log_warn("3/0: %s refused: no [hooks] %s command configured", what, key);
 		return LWM_ENOTALLOWED;
+	}
+	if (d->pending != PENDING_NONE) {
+		log_warn("3/0: %s refused: a Reboot or Factory Reset is under way", what);
+		return LWM_EUNAVAIL;
 	}
 	rc = agent_after_response(d->ag, fn, d);
 	if (rc) {
@@ -751,6 +892,7 @@ struct dm_obj *device_obj_new(struct agent *ag)
 	};
 	d->inst.id = 0;
 	dm_inst_add(&d->obj, &d->inst);
+	d->grace.cb = reboot_grace_over;
 	/* A fact that cannot be read (or copied) is reported as absent. */
 	d->manufacturer = sys_manufacturer(d);
 	d->model = sys_model(d);
@@ -777,6 +919,7 @@ void device_obj_free(struct dm_obj *obj)
 	if (!obj)
 		return;
 	d = dev(obj);
+	loop_timer_cancel(d->ag->loop, &d->grace);
 	free(d->manufacturer);
 	free(d->model);
 	free(d->serial);

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
+from leshan import res
 from util import meminfo_kb, os_release, poll, version_number
 
 FORMATS = ["TLV", "SENML_JSON", "SENML_CBOR"]
@@ -132,11 +133,48 @@ def test_reboot_without_hook_not_allowed(daemon, rest, endpoint):
 
 
 def test_factory_reset_runs_hook(daemon, rest, endpoint, tmp_path):
+    """Factory Reset: 2.04, de-register, the state folder emptied, the hook, then the
+    daemon exits with 75 (systemd starts it afresh with the restored config)."""
     flag = tmp_path / "reset"
-    daemon(hooks={"factory_reset": f"touch {flag}"})
+    d = daemon(hooks={"factory_reset": f"touch {flag}"}, device={"utc_offset": "+02:00"})
+    assert rest.write(endpoint, "3/0/14", res(14, "+05:00"), format="TEXT").code == 204
+    state = tmp_path / "daemon0" / "state"
+    poll(lambda: (state / "device.json").exists(), 5, "device.json written")
     r = rest.execute(endpoint, "3/0/5")
     assert r.code == 204, r
     poll(flag.exists, 10, f"factory_reset hook created {flag}")
+    assert d.wait(10) == 75
+    assert not (state / "device.json").exists(), list(state.iterdir())
+    assert "registration" not in " ".join(p.name for p in state.iterdir())
+    d.start()
+    rest.wait_client(endpoint, timeout=20)
+    assert rest.read(endpoint, "3/0/14", format="TEXT").content == "+02:00"
+
+
+def test_reboot_deregisters_first(daemon, rest, endpoint, tmp_path, events):
+    """Reboot: the 2.04, then De-register, then the hook; a hook that returns while
+    the box stays up: registered again 5 s later."""
+    flag = tmp_path / "rebooted"
+    d = daemon(hooks={"reboot": f"touch {flag}"})
+    ev = events(endpoint)
+    assert rest.execute(endpoint, "3/0/4").code == 204
+    ev.wait_for("DEREGISTRATION", timeout=10)
+    poll(flag.exists, 10, "reboot hook ran")
+    ev.wait_for("REGISTRATION", timeout=20)
+    d.wait_log(r"still running 5 s after the reboot hook; registering again")
+
+
+def test_failing_hook_reported_in_error_code(daemon, rest, endpoint):
+    """A hook that exits 3: logged with its status, Error Code 16, registered again."""
+    d = daemon(hooks={"reboot": "exit 3"})
+    assert rest.execute(endpoint, "3/0/4").code == 204
+    d.wait_log(r"hook reboot: exited with status 3")
+    d.wait_log(r"Reboot failed; reported as Error Code 16")
+    rest.wait_client(endpoint, timeout=20)
+    errors = poll(lambda: rest.read(endpoint, "3/0/11").content, 10, "3/0/11")
+    assert 16 in errors.values(), errors
+    assert rest.execute(endpoint, "3/0/12").code == 204     # Reset Error Code
+    assert rest.read(endpoint, "3/0/11").content == {0: 0}
 
 
 def test_factory_reset_without_hook_refused(daemon, rest, endpoint):
@@ -148,10 +186,14 @@ def test_factory_reset_without_hook_refused(daemon, rest, endpoint):
 
 def test_hook_runs_once_per_execute(daemon, rest, endpoint, tmp_path):
     log = tmp_path / "reboots"
-    daemon(hooks={"reboot": f"echo x >> {log}"})
-    for _ in range(2):
+    d = daemon(hooks={"reboot": f"echo x >> {log}"})
+    for n in (1, 2):
         assert rest.execute(endpoint, "3/0/4").code == 204
-    poll(lambda: log.exists() and log.read_text().count("x") == 2, 10, "two hook runs")
+        poll(lambda: log.exists() and log.read_text().count("x") == n, 10, f"{n} hook runs")
+        # the reboot hook returned and the box is still up: it registers again
+        d.wait_log(r"registering again", offset=0 if n == 1 else d.log().index("registering again") + 1)
+        rest.wait_client(endpoint, timeout=20)
+    assert log.read_text().count("x") == 2
 
 
 @pytest.mark.parametrize("path", ["3/0/0", "3/0/16", "3/0/11"])
