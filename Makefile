@@ -94,7 +94,8 @@ integration-asan: $(LESHAN_JAR)
 	LWM2MD_BIN=$(CURDIR)/build/asan/lwm2md $(PYTEST) -q tests/integration
 
 # Everything CI runs, from a fresh Debian machine: set-up, both builds, unit
-# tests and integration tests against the real server, normal and sanitized.
+# tests and integration tests against the real server, normal and sanitized, and
+# the VM tests against real kernel drivers (tests/hwsim; root, about 2 minutes).
 check: deps
 	$(MAKE) gen-check
 	$(MAKE) all
@@ -103,6 +104,7 @@ check: deps
 	$(MAKE) fuzz-replay
 	$(MAKE) integration
 	$(MAKE) integration-asan
+	$(MAKE) hwsim
 
 # The VM tests (tests/hwsim): Debian's own kernel under qemu (TCG, no KVM needed) with gpio-sim,
 # iio_dummy and i2c-stub feeding the real tmp006/bme280 (IIO) and lm75/tmp102 (hwmon) drivers;
