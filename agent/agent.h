@@ -2,6 +2,9 @@
 #ifndef LWM_AGENT_H
 #define LWM_AGENT_H
 
+#include <stdbool.h>
+#include <stddef.h>
+
 struct cfg;
 struct dm;
 struct loop;
@@ -24,6 +27,11 @@ struct agent {
 	struct ctl *ctl;
 	const char *cfg_path;
 	int exit_code;
+	/* Told of every CoAP message sent or received with the size of its IP
+	 * datagram, headers included (Connectivity Statistics counts them);
+	 * NULL: nobody listens. */
+	void (*msg_hook)(void *arg, size_t ip_len, bool tx);
+	void *msg_hook_arg;
 };
 
 /* Runs fn(ag, arg) once the response to the request being handled has been

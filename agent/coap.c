@@ -20,6 +20,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
 
 #include <coap3/coap.h>
 
@@ -67,7 +68,8 @@ struct dedup {
 struct coapc {
 	struct agent *ag;
 	coap_context_t *ctx;
-	coap_session_t *session;
+	coap_session_t *session;        /* NULL after a failed rebind */
+	coap_address_t dst;             /* the server, as resolved at start */
 	struct loop_fd lf;
 	struct loop_timer timer;
 	struct pending pending[MAX_PENDING];
@@ -152,6 +154,41 @@ static void on_timer(struct loop_timer *t)
 	process(container_of(t, struct coapc, timer));
 }
 
+/* ---- message sizes, for Connectivity Statistics ------------------------ */
+
+/* The size of pdu as a UDP payload: header, token, the options as libcoap
+ * encoded them, payload marker and payload. */
+static size_t wire_size(const coap_pdu_t *pdu)
+{
+	coap_opt_iterator_t it;
+	const uint8_t *data;
+	coap_opt_t *o;
+	size_t n = 4 + coap_pdu_get_token(pdu).length, len;
+
+	coap_option_iterator_init(pdu, &it, COAP_OPT_ALL);
+	while ((o = coap_option_next(&it)))
+		n += coap_opt_size(o);
+	if (coap_get_data(pdu, &len, &data) && len)
+		n += 1 + len;
+	return n;
+}
+
+/* Tells the agent's message hook about pdu, as an IP datagram: UDP header
+ * and an IPv4 (20 bytes, no options) or IPv6 (40) header added.  Messages
+ * libcoap sends or swallows by itself (empty ACKs, Resets, retransmissions,
+ * the later blocks of a block-wise response) never pass here. */
+static void count(struct coapc *c, const coap_pdu_t *pdu, bool tx)
+{
+	const struct sockaddr_in6 *p6 = &c->dst.addr.sin6;
+	size_t ip = 20;
+
+	if (!c->ag->msg_hook)
+		return;
+	if (p6->sin6_family == AF_INET6 && !IN6_IS_ADDR_V4MAPPED(&p6->sin6_addr))
+		ip = 40;
+	c->ag->msg_hook(c->ag->msg_hook_arg, wire_size(pdu) + 8 + ip, tx);
+}
+
 uint64_t coapc_last_tx(const struct coapc *c)
 {
 	return c->last_tx;
@@ -159,7 +196,7 @@ uint64_t coapc_last_tx(const struct coapc *c)
 
 uint16_t coapc_local_port(const struct coapc *c)
 {
-	const coap_address_t *a = coap_session_get_addr_local(c->session);
+	const coap_address_t *a = c->session ? coap_session_get_addr_local(c->session) : NULL;
 
 	if (!a)
 		return 0;
@@ -327,6 +364,7 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 	int code, observe = -1;
 
 	dup = dedup_find(c, coap_pdu_get_mid(pdu));
+	count(c, pdu, false);
 	if (dup) {
 		log_debug("duplicate request (Message ID %d): answered again, not run again",
 			  coap_pdu_get_mid(pdu));
@@ -336,6 +374,7 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 			add_format(resp, dup->format);
 		if (dup->len)
 			coap_add_data(resp, dup->len, dup->body);
+		count(c, resp, true);
 		coap_delete_string(uri);
 		return;
 	}
@@ -425,6 +464,7 @@ static void on_request(coap_resource_t *r, coap_session_t *s, const coap_pdu_t *
 out:
 	buf_fini(&out.body);
 	coap_delete_string(uri);
+	count(c, resp, true);
 }
 
 static void add_handlers(coap_resource_t *r)
@@ -511,6 +551,8 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
 	coap_opt_t *o;
 	size_t off, total, n = 0;
 
+	if (s == c->session)
+		count(c, recv, false);
 	if (!p)
 		return COAP_RESPONSE_FAIL;      /* not ours (anymore): libcoap sends a Reset */
 	ans.code = coap_pdu_get_code(recv);
@@ -536,7 +578,8 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
 	struct coapc_answer ans = { 0 };
 	struct pending *p;
 
-	if (!sent)
+	/* a session given up by coapc_rebind(): its requests were answered */
+	if (!sent || s != c->session)
 		return;
 	p = find_pending(c, coap_pdu_get_token(sent));
 	if (!p) {
@@ -570,6 +613,8 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
 	finish(p, &ans);
 }
 
+static coap_session_t *open_session(struct coapc *c, uint16_t local_port);
+
 /* Adds one option per sep-separated part of s (empty parts skipped). */
 static int split_into(coap_optlist_t **opts, uint16_t num, const char *s, char sep)
 {
@@ -600,6 +645,9 @@ int coapc_request(struct coapc *c, int method, const char *path, const char *que
 	unsigned char b[4];
 	int i;
 
+	/* after a failed rebind, the next request tries again */
+	if (!c->session && !(c->session = open_session(c, 0)))
+		return -ENOTCONN;
 	for (i = 0; i < MAX_PENDING && !p; i++)
 		if (!c->pending[i].cb)
 			p = &c->pending[i];
@@ -632,6 +680,7 @@ int coapc_request(struct coapc *c, int method, const char *path, const char *que
 	p->arg = arg;
 	snprintf(p->path, sizeof(p->path), "%s", path);
 	c->last_tx = loop_now();
+	count(c, pdu, true);
 	if (coap_send(c->session, pdu) == COAP_INVALID_MID) {
 		/* coap_send() released the pdu; the request is gone */
 		p->cb = NULL;
@@ -673,6 +722,8 @@ int coapc_notify(struct coapc *c, const uint8_t *token, size_t toklen, uint32_t 
 	unsigned char b[4];
 	coap_mid_t mid;
 
+	if (!c->session)
+		return -ENOTCONN;
 	pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON, (coap_pdu_code_t)code,
 			    coap_new_message_id(c->session), coap_session_max_pdu_size(c->session));
 	if (!pdu)
@@ -686,6 +737,7 @@ int coapc_notify(struct coapc *c, const uint8_t *token, size_t toklen, uint32_t 
 		return -EMSGSIZE;
 	}
 	c->last_tx = loop_now();
+	count(c, pdu, true);
 	mid = coap_send(c->session, pdu);
 	if (mid == COAP_INVALID_MID) {
 		arm(c);
@@ -737,10 +789,82 @@ static int resolve(const struct cfg_server *srv, coap_address_t *dst)
 	return 0;
 }
 
+/* A client session to c->dst from local_port (0: any port; any port too
+ * when that one is taken). */
+static coap_session_t *open_session(struct coapc *c, uint16_t local_port)
+{
+	coap_session_t *s = NULL;
+	coap_address_t local;
+
+	if (local_port) {
+		/* the port of the registration being resumed: the server keeps
+		 * its observations for that address */
+		coap_address_init(&local);
+		local.size = c->dst.size;
+		local.addr.sa.sa_family = c->dst.addr.sa.sa_family;
+		if (c->dst.addr.sa.sa_family == AF_INET6)
+			local.addr.sin6.sin6_port = htons(local_port);
+		else
+			local.addr.sin.sin_port = htons(local_port);
+		s = coap_new_client_session(c->ctx, &local, &c->dst, COAP_PROTO_UDP);
+		if (!s)
+			log_info("cannot bind UDP port %u again; using another", local_port);
+	}
+	if (!s)
+		s = coap_new_client_session(c->ctx, NULL, &c->dst, COAP_PROTO_UDP);
+	return s;
+}
+
+int coapc_addrs(const struct coapc *c, struct sockaddr_storage *peer,
+		struct sockaddr_storage *local)
+{
+	const coap_address_t *p, *l;
+
+	if (!c || !c->session)
+		return -ENOTCONN;
+	p = coap_session_get_addr_remote(c->session);
+	l = coap_session_get_addr_local(c->session);
+	if (!p || !l || p->size > sizeof(*peer) || l->size > sizeof(*local))
+		return -ENOTCONN;
+	memset(peer, 0, sizeof(*peer));
+	memset(local, 0, sizeof(*local));
+	memcpy(peer, &p->addr, p->size);
+	memcpy(local, &l->addr, l->size);
+	return 0;
+}
+
+int coapc_rebind(struct coapc *c)
+{
+	struct coapc_answer ans = { .code = -ENETUNREACH };
+	struct pending gone[MAX_PENDING];
+	uint16_t port = coapc_local_port(c);
+	int i;
+
+	/* the socket is connected, so its source address is fixed: only a new
+	 * one follows the route.  What waits for an answer on the old session
+	 * will not get one; its callers hear so once the new session is up. */
+	memcpy(gone, c->pending, sizeof(gone));
+	memset(c->pending, 0, sizeof(c->pending));
+	if (c->session)
+		coap_session_release(c->session);
+	c->session = open_session(c, port);
+	for (i = 0; i < MAX_PENDING; i++) {
+		if (!gone[i].cb)
+			continue;
+		coap_delete_binary(gone[i].token);
+		gone[i].cb(gone[i].arg, &ans);
+	}
+	arm(c);
+	if (!c->session) {
+		log_err("server %s: cannot open a new UDP session", c->ag->cfg->server.uri);
+		return -EIO;
+	}
+	return 0;
+}
+
 struct coapc *coapc_new(struct agent *ag, uint16_t local_port)
 {
 	struct coapc *c = calloc(1, sizeof(*c));
-	coap_address_t dst, local;
 
 	if (!c)
 		return NULL;
@@ -754,7 +878,7 @@ struct coapc *coapc_new(struct agent *ag, uint16_t local_port)
 		log_err("server %s: coaps:// is not supported yet; use coap://", ag->cfg->server.uri);
 		goto fail;
 	}
-	if (resolve(&ag->cfg->server, &dst))
+	if (resolve(&ag->cfg->server, &c->dst))
 		goto fail;
 	c->ctx = coap_new_context(NULL);
 	if (!c->ctx)
@@ -762,22 +886,7 @@ struct coapc *coapc_new(struct agent *ag, uint16_t local_port)
 	coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP);
 	coap_register_response_handler(c->ctx, on_response);
 	coap_register_nack_handler(c->ctx, on_nack);
-	if (local_port) {
-		/* the port of the registration being resumed: the server keeps
-		 * its observations for that address */
-		coap_address_init(&local);
-		local.size = dst.size;
-		local.addr.sa.sa_family = dst.addr.sa.sa_family;
-		if (dst.addr.sa.sa_family == AF_INET6)
-			local.addr.sin6.sin6_port = htons(local_port);
-		else
-			local.addr.sin.sin_port = htons(local_port);
-		c->session = coap_new_client_session(c->ctx, &local, &dst, COAP_PROTO_UDP);
-		if (!c->session)
-			log_info("cannot bind UDP port %u again; using another", local_port);
-	}
-	if (!c->session)
-		c->session = coap_new_client_session(c->ctx, NULL, &dst, COAP_PROTO_UDP);
+	c->session = open_session(c, local_port);
 	if (!c->session) {
 		log_err("server %s: cannot open a UDP session", ag->cfg->server.uri);
 		goto fail;

@@ -27,6 +27,18 @@ typedef void (*coapc_cb)(void *arg, const struct coapc_answer *ans);
  * the cause logged.  Requests from the server go to ag->dm.  local_port:
  * bind this port (0: any), falling back to any if it is taken. */
 struct coapc *coapc_new(struct agent *ag, uint16_t local_port);
+struct sockaddr_storage;
+/* The server's address (the session's peer) and ours, as the kernel bound
+ * the session's socket.  0, or -ENOTCONN when there is no session. */
+int coapc_addrs(const struct coapc *c, struct sockaddr_storage *peer,
+		struct sockaddr_storage *local);
+/* The route to the server now leaves from another address than the one our
+ * connected UDP socket is bound to (an address was removed or replaced):
+ * opens a new session to the same server, from the same port if it is free.
+ * Requests of ours still waiting are answered -ENETUNREACH; observations
+ * carry on over the new session.  Call from the loop, never from a request
+ * handler.  0 or -errno (then the next request of ours opens one). */
+int coapc_rebind(struct coapc *c);
 /* loop_now() of the last request or notification we sent. */
 uint64_t coapc_last_tx(const struct coapc *c);
 /* The UDP port our session uses (saved with the registration). */
