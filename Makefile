@@ -7,7 +7,7 @@ DESTDIR   ?=
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 
 CC        ?= gcc
-PKGS      := libcoap-3-gnutls inih libcbor jansson libsystemd libiio libgpiod libcurl
+PKGS      := libcoap-3-gnutls inih libcbor jansson libsystemd libiio libgpiod libcurl libmnl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)

@@ -7,6 +7,8 @@
 #ifndef LWM_OBJECTS_H
 #define LWM_OBJECTS_H
 
+#include <stdint.h>
+
 struct agent;
 struct dm_obj;
 
@@ -29,6 +31,24 @@ void device_clear_error(struct dm_obj *obj, int code);
 /* Firmware Update (5), single instance 0: push, pull, install, result. */
 struct dm_obj *firmware_obj_new(struct agent *ag);
 void firmware_obj_free(struct dm_obj *obj);
+
+/* Connectivity Monitoring (4), single instance 0, from rtnetlink. */
+struct dm_obj *connmon_obj_new(struct agent *ag);
+void connmon_obj_free(struct dm_obj *obj);
+/* The interface that reaches the server and the IP bytes it carried since
+ * it appeared (the kernel's counters less link-layer headers). */
+struct connmon_link {
+	int ifindex;                    /* 0: no interface reaches the server */
+	uint64_t tx_bytes, rx_bytes;
+};
+/* Fills out with the connectivity interface's counters read now; 0. */
+int connmon_link(struct dm_obj *connmon, struct connmon_link *out);
+/* fn is called when another interface (or none) starts reaching the server,
+ * with the old one's counters as late as the kernel still had them and the
+ * new one's.  One hook; fn NULL removes it. */
+void connmon_set_link_hook(struct dm_obj *connmon,
+			   void (*fn)(void *arg, const struct connmon_link *old,
+				      const struct connmon_link *now), void *arg);
 
 /* Portfolio (16), instances created by the server, kept in the state folder. */
 struct dm_obj *portfolio_obj_new(struct agent *ag);

@@ -6,7 +6,7 @@ set -eu
 
 need_apt=""
 for p in build-essential pkg-config libcoap3-dev libcoap3-bin libmbedtls-dev libgpiod-dev \
-	 libiio-dev libinih-dev libcbor-dev libjansson-dev libsystemd-dev libcmocka-dev \
+	 libiio-dev libinih-dev libcbor-dev libjansson-dev libsystemd-dev libcmocka-dev libmnl-dev \
 	 strace procps iproute2 curl \
 	 libcurl4-openssl-dev openssl swupdate libswupdate-dev cpio nginx-light; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need_apt="$need_apt $p"
