@@ -100,6 +100,7 @@ static int objects_init(struct daemon *d)
 	    add_obj(d, device_obj_new(ag), device_obj_free) ||
 	    add_obj(d, firmware_obj_new(ag), firmware_obj_free) ||
 	    add_obj(d, connmon_obj_new(ag), connmon_obj_free) ||
+	    add_obj(d, connstat_obj_new(ag), connstat_obj_free) ||
 	    add_obj(d, portfolio_obj_new(ag), portfolio_obj_free))
 		return -1;
 	d->sensors = sensors_new(ag);

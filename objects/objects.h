@@ -50,6 +50,12 @@ void connmon_set_link_hook(struct dm_obj *connmon,
 			   void (*fn)(void *arg, const struct connmon_link *old,
 				      const struct connmon_link *now), void *arg);
 
+/* Connectivity Statistics (7), single instance 0: counters of the interface
+ * connmon finds and of lwm2md's own messages, kept in the state folder.
+ * Needs Connectivity Monitoring (4) registered in ag->dm first. */
+struct dm_obj *connstat_obj_new(struct agent *ag);
+void connstat_obj_free(struct dm_obj *obj);
+
 /* Portfolio (16), instances created by the server, kept in the state folder. */
 struct dm_obj *portfolio_obj_new(struct agent *ag);
 void portfolio_obj_free(struct dm_obj *obj);
