@@ -377,9 +377,16 @@ static int parse_wireless(const char *text, const char *ifname, int *level, int 
 static int query(struct connmon *cm, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	unsigned seq = ++cm->seq;
+	int fd = mnl_socket_get_fd(cm->rq);
+	uint8_t junk[256];
 	ssize_t n;
 	int rc;
 
+	/* what an earlier query left (it stopped at a bad message) would be
+	 * taken for this one's answer: drop it (a dump it left running ends
+	 * while we read it away) */
+	while (recv(fd, junk, sizeof(junk), MSG_DONTWAIT | MSG_TRUNC) >= 0 || errno == EINTR)
+		;
 	nlh->nlmsg_seq = seq;
 	if (mnl_socket_sendto(cm->rq, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
@@ -389,6 +396,7 @@ static int query(struct connmon *cm, struct nlmsghdr *nlh, mnl_cb_t cb, void *da
 		n = mnl_socket_recvfrom(cm->rq, cm->buf, sizeof(cm->buf));
 		if (n < 0)
 			return -errno;
+		errno = 0;
 		rc = mnl_cb_run(cm->buf, (size_t)n, seq, cm->rq_portid, cb, data);
 		if (rc == MNL_CB_ERROR)
 			return errno ? -errno : -EIO;

@@ -609,6 +609,38 @@ static void test_read_wifi(void **state)
 	assert_int_equal(rd(f, OMA_4_LINK_QUALITY), LWM_ENOTFOUND);
 }
 
+/* The real kernel: a server on 127.0.0.1 is reached through lo from
+ * 127.0.0.1, one query after another on the same socket. */
+static void test_kernel_loopback(void **state)
+{
+	struct fixture *f = *state;
+	struct sockaddr_storage peer = { 0 };
+	struct sockaddr_in *sin = (struct sockaddr_in *)&peer;
+	struct connmon_link link;
+	struct view v;
+	int i;
+
+	sin->sin_family = AF_INET;
+	sin->sin_port = htons(5683);
+	sin->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	for (i = 0; i < 3; i++) {
+		find_view(f->cm, &peer, 40000, &v, &link);
+		assert_true(v.ifindex > 0);
+		assert_string_equal(v.ifname, "lo");
+		assert_int_equal(v.bearer, 44);
+		assert_string_equal(v.src, "127.0.0.1");
+		assert_true(v.naddrs >= 1);
+		assert_string_equal(v.addrs[0], "127.0.0.1");
+		assert_int_equal(v.nrouters, 0);
+		assert_int_equal(link.ifindex, v.ifindex);
+	}
+	/* nothing routes to an unspecified peer */
+	memset(&peer, 0, sizeof(peer));
+	find_view(f->cm, &peer, 0, &v, &link);
+	assert_int_equal(v.ifindex, 0);
+	assert_int_equal(v.naddrs, 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -630,6 +662,7 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_sysfs_kinds, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_no_route, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_read_wifi, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_kernel_loopback, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
