@@ -49,7 +49,7 @@ struct cfg_firmware {
 	char *install_command;  /* shell; LWM2MD_FW_IMAGE names the image */
 	char *swupdate_dir;     /* swupdate's TMPDIR (its IPC sockets): install with it */
 	char *version_file;     /* the running firmware's version (first line) */
-	char *ca_file;          /* CA bundle for https:// (default: the system's) */
+	char *ca_file;          /* CA bundle for https://, coaps:// (default: the system's) */
 	uint32_t timeout;       /* s without progress before a pull gives up */
 	uint32_t install_timeout;       /* s for an install to finish */
 };

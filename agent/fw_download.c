@@ -8,7 +8,9 @@
  * continues the image, a 200 means the body changed (or the server ignores
  * ranges) and the image starts over from its first byte.
  *
- * coap:// goes through a libcoap context of its own, without libcoap's
+ * coap:// and coaps:// (DTLS, the server's certificate checked against
+ * [firmware] ca_file and its name against the URI's host) go through a
+ * libcoap context of its own, without libcoap's
  * block-wise machinery (which would reassemble the body in memory): each
  * Block2 is asked for here, from the block after what the image holds, and
  * each answer's ETag must match the first one (a change restarts from 0).
@@ -42,6 +44,7 @@
 #define MAX_SOCKS 4
 #define COAP_SZX 6              /* 1024-byte blocks */
 #define COAP_TRIES 4            /* sends of one block request (libcoap retransmits inside) */
+#define DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt"     /* Debian's ca-certificates */
 
 struct dl_sock {
 	struct loop_fd lf;
@@ -77,6 +80,7 @@ struct fw_dl {
 	coap_session_t *csess;
 	struct loop_fd clf;
 	char cpath[256];
+	char chost[256];                /* for the certificate's name (coaps) */
 	uint8_t cetag[8];
 	size_t cetag_len;
 	bool cetag_known;
@@ -93,7 +97,7 @@ int fw_dl_proto(const char *uri)
 		int proto;
 	} schemes[] = {
 		{ "http://", FW_P_HTTP }, { "https://", FW_P_HTTPS },
-		{ "coap://", FW_P_COAP }, { "coaps://", -FW_R_BAD_PROTOCOL },
+		{ "coap://", FW_P_COAP }, { "coaps://", FW_P_COAPS },
 	};
 	const char *colon = strchr(uri, ':');
 	size_t i;
@@ -101,9 +105,13 @@ int fw_dl_proto(const char *uri)
 	for (i = 0; i < sizeof(schemes) / sizeof(schemes[0]); i++) {
 		size_t n = strlen(schemes[i].prefix);
 
-		if (!strncasecmp(uri, schemes[i].prefix, n))
-			return uri[n] && uri[n] != '/' && !strpbrk(uri, " \t\r\n") ?
-			       schemes[i].proto : -FW_R_BAD_URI;
+		if (strncasecmp(uri, schemes[i].prefix, n))
+			continue;
+		if (!uri[n] || uri[n] == '/' || strpbrk(uri, " \t\r\n"))
+			return -FW_R_BAD_URI;
+		if (schemes[i].proto == FW_P_COAPS && !coap_dtls_is_supported())
+			return -FW_R_BAD_PROTOCOL;
+		return schemes[i].proto;
 	}
 	if (!colon || colon == uri)
 		return -FW_R_BAD_URI;
@@ -587,9 +595,14 @@ static void coap_on_nack(coap_session_t *s, const coap_pdu_t *sent,
 		coap_ask(dl);
 		return;
 	}
+	if (dl->why[0]) {
+		end(dl, FW_R_CONN_LOST, "%s", dl->why);         /* a TLS failure, named above */
+		return;
+	}
 	end(dl, FW_R_CONN_LOST, "CoAP server %s",
 	    reason == COAP_NACK_TOO_MANY_RETRIES ? "does not answer" :
-	    reason == COAP_NACK_RST ? "sent a Reset" : "unreachable");
+	    reason == COAP_NACK_RST ? "sent a Reset" :
+	    reason == COAP_NACK_TLS_FAILED ? "TLS handshake failed" : "unreachable");
 }
 
 static void coap_process(struct fw_dl *dl)
@@ -623,6 +636,25 @@ static void coap_arm(struct fw_dl *dl)
 		loop_timer_cancel(dl->ag->loop, &dl->timer);
 }
 
+/* coaps: the TLS layer checked the chain against the CA file; the name in
+ * the server's certificate must be the host of the URI. */
+static int check_cn(const char *cn, const uint8_t *cert, size_t len, coap_session_t *s,
+		    unsigned depth, int validated, void *arg)
+{
+	struct fw_dl *dl = arg;
+
+	if (!validated) {
+		snprintf(dl->why, sizeof(dl->why), "TLS: certificate of %.100s not trusted", cn);
+		return 0;
+	}
+	if (depth == 0 && strcasecmp(cn, dl->chost)) {
+		snprintf(dl->why, sizeof(dl->why), "TLS: certificate is for %.100s, not %.100s", cn,
+			 dl->chost);
+		return 0;
+	}
+	return 1;
+}
+
 static int cdl_start(struct fw_dl *dl, const char *validator, struct errbuf *err)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_DGRAM };
@@ -639,6 +671,7 @@ static int cdl_start(struct fw_dl *dl, const char *validator, struct errbuf *err
 	    u.host.length >= sizeof(host) || u.path.length >= sizeof(dl->cpath))
 		return errbuf_set(err, -EINVAL, "%s: not a CoAP URI", dl->uri);
 	snprintf(host, sizeof(host), "%.*s", (int)u.host.length, (const char *)u.host.s);
+	snprintf(dl->chost, sizeof(dl->chost), "%s", host);
 	snprintf(port, sizeof(port), "%u", u.port);
 	snprintf(dl->cpath, sizeof(dl->cpath), "%.*s", (int)u.path.length, (const char *)u.path.s);
 	rc = getaddrinfo(host, port, &hints, &res);
@@ -654,7 +687,29 @@ static int cdl_start(struct fw_dl *dl, const char *validator, struct errbuf *err
 	/* no COAP_BLOCK_USE_LIBCOAP: the blocks are ours, one at a time */
 	coap_register_response_handler(dl->cctx, coap_on_response);
 	coap_register_nack_handler(dl->cctx, coap_on_nack);
-	dl->csess = coap_new_client_session(dl->cctx, NULL, &dst, COAP_PROTO_UDP);
+	if (dl->proto == FW_P_COAPS) {
+		const char *ca = dl->ag->cfg->firmware.ca_file;
+		coap_dtls_pki_t pki = {
+			.version = COAP_DTLS_PKI_SETUP_VERSION,
+			.verify_peer_cert = 1,
+			.check_common_ca = 1,
+			.cert_chain_validation = 1,
+			.cert_chain_verify_depth = 3,
+			.allow_no_crl = 1,
+			.allow_expired_crl = 1,
+			.validate_cn_call_back = check_cn,
+			.cn_call_back_arg = dl,
+			.client_sni = dl->chost,
+			.pki_key = {
+				.key_type = COAP_PKI_KEY_PEM,
+				.key.pem = { .ca_file = ca ? ca : DEFAULT_CA_FILE },
+			},
+		};
+
+		dl->csess = coap_new_client_session_pki(dl->cctx, NULL, &dst, COAP_PROTO_DTLS, &pki);
+	} else {
+		dl->csess = coap_new_client_session(dl->cctx, NULL, &dst, COAP_PROTO_UDP);
+	}
 	if (!dl->csess)
 		return errbuf_set(err, -EIO, "libcoap: no session to %s", host);
 	dl->clf.fd = coap_context_get_coap_fd(dl->cctx);

@@ -698,7 +698,7 @@ static int out_str(struct dm_out *out, const char *s)
 
 static int fw_read(struct dm_obj *obj, struct dm_inst *inst, uint16_t rid, struct dm_out *out)
 {
-	static const int protos[] = { FW_P_COAP, FW_P_HTTP, FW_P_HTTPS };
+	static const int protos[] = { FW_P_COAP, FW_P_COAPS, FW_P_HTTP, FW_P_HTTPS };
 	struct fw *f = fwo(obj);
 	struct dm_value v;
 	uint16_t i;

@@ -9,6 +9,8 @@
   Nginx     nginx on loopback ports for http:// and https:// (the test CA), /slow/ rate
             limited, access log with Range and If-Range.
   CoapFiles a CoAP file server (Block2 with ETag, Size2) on the raw CoAP endpoint.
+  CoapsFiles libcoap's coap-server-gnutls (DTLS with the test CA's certificate for
+            localhost), files put into it over plain CoAP with coap-client.
 Nothing here depends on anything outside the repository."""
 
 from __future__ import annotations
@@ -198,6 +200,66 @@ class CoapFiles(CoapEndpoint):
         r.add(BLOCK2, uint_opt((num << 4) | (8 if more else 0) | szx))
         r.add(SIZE2, len(data))
         return r
+
+
+def free_udp_pair() -> int:
+    """A port p with p and p + 1 free for UDP (coap-server takes p + 1 for DTLS)."""
+    for _ in range(50):
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as a:
+            a.bind(("127.0.0.1", 0))
+            p = a.getsockname()[1]
+            if p >= 65535:
+                continue
+            try:
+                with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as b:
+                    b.bind(("127.0.0.1", p + 1))
+                return p
+            except OSError:
+                continue
+    raise AssertionError("no free pair of UDP ports")
+
+
+class CoapsFiles:
+    """coap-server-gnutls -d (resources created by PUT) on [::]:p (CoAP) and p+1
+    (DTLS, server.cert.pem); put() uploads over CoAP, url() names the coaps:// one."""
+
+    def __init__(self, workdir: Path, keys: Path):
+        self.dir = Path(workdir)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self.keys = keys
+        self.port = free_udp_pair()
+        self.proc = None
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            ["coap-server-gnutls", "-A", "::", "-p", str(self.port), "-d", "16", "-L", "3",
+             "-c", str(self.keys / "server.cert.pem"), "-j", str(self.keys / "server.key.pem")],
+            stdout=subprocess.DEVNULL, stderr=open(self.dir / "coap-server.log", "ab"),
+            stdin=subprocess.DEVNULL, preexec_fn=die_with_parent)
+        time.sleep(0.3)
+        return self
+
+    def put(self, name: str, data: bytes):
+        p = self.dir / name
+        p.write_bytes(data)
+        for _ in range(20):
+            cp = subprocess.run(["coap-client-gnutls", "-m", "put", "-b", "1024", "-f", str(p),
+                                 f"coap://127.0.0.1:{self.port}/{name}"], capture_output=True, timeout=30)
+            if cp.returncode == 0:
+                return
+            time.sleep(0.2)
+        raise AssertionError(f"coap-client put {name}: {cp.stderr!r}")
+
+    def url(self, name: str) -> str:
+        return f"coaps://localhost:{self.port + 1}/{name}"
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
 
 
 def tmpfs(path: Path, size: str):

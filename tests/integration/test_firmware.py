@@ -15,7 +15,7 @@ import time
 
 import pytest
 
-from fwfix import CoapFiles, Nginx, Swupdate, make_keys, make_swu, sha256, sign, tmpfs
+from fwfix import CoapFiles, CoapsFiles, Nginx, Swupdate, make_keys, make_swu, sha256, sign, tmpfs
 from leshan import Rest, res
 from reporting_util import is_notification_of, observe, single_value
 from util import poll
@@ -42,6 +42,13 @@ def swupdate(tmp_path, keys):
     s = Swupdate(tmp_path / "swupdate", keys / "swu.cert.pem").start()
     yield s
     s.stop()
+
+
+@pytest.fixture(scope="session")
+def coapsfiles(tmp_path_factory, keys):
+    c = CoapsFiles(tmp_path_factory.mktemp("coaps"), keys).start()
+    yield c
+    c.stop()
 
 
 @pytest.fixture
@@ -133,7 +140,7 @@ def test_object_resources(box, rest, endpoint):
     c = r.content
     assert c[3] == IDLE and c[5] == 0, c
     assert c[1] == "", c
-    assert sorted(c[8].values()) == [0, 2, 3], c[8]
+    assert sorted(c[8].values()) == [0, 1, 2, 3], c[8]
     assert c[9] == 2, c
     assert c[11] == 1 and c[13] == 0, c
     assert 0 not in c and 2 not in c and 10 not in c, f"write-only/executable resources in a read: {c}"
@@ -159,7 +166,7 @@ def test_update_and_cancel_refused_when_idle(box, rest, endpoint):
     assert rest.execute(endpoint, "5/0/10").code == 405
 
 
-@pytest.mark.parametrize("uri,result", [("ftp://127.0.0.1/fw.swu", 9), ("coaps://127.0.0.1/fw", 9),
+@pytest.mark.parametrize("uri,result", [("ftp://127.0.0.1/fw.swu", 9), ("coap+tcp://127.0.0.1/fw", 9),
                                         ("not a uri", 7), ("http://", 7)])
 def test_uri_refused_with_result(box, rest, endpoint, uri, result):
     """An unsupported scheme is Update Result 9, something that is no URI 7; the state
@@ -273,10 +280,10 @@ def test_push_signed_prefix(box, slow_rest, rest, endpoint, keys, tmp_path):
 
 # --- pull ----------------------------------------------------------------------
 
-@pytest.mark.parametrize("scheme", ["http", "https", "coap"])
-def test_pull_install(box, swupdate, nginx, coapfiles, rest, endpoint, tmp_path, keys, scheme):
-    """Pull a signed .swu (http, https with the test CA, coap Block2), dry run, install
-    through swupdate: the payload lands in the sandbox."""
+@pytest.mark.parametrize("scheme", ["http", "https", "coap", "coaps"])
+def test_pull_install(box, swupdate, nginx, coapfiles, coapsfiles, rest, endpoint, tmp_path, keys, scheme):
+    """Pull a signed .swu (http, https with the test CA, coap Block2, coaps with the test
+    CA), dry run, install through swupdate: the payload lands in the sandbox."""
     b = box(swupdate=swupdate)
     payload = bytes(range(256)) * 200
     swu = make_swu(tmp_path / "p.swu", b.root, payload, "3.1.0", keys).read_bytes()
@@ -284,6 +291,9 @@ def test_pull_install(box, swupdate, nginx, coapfiles, rest, endpoint, tmp_path,
     if scheme == "coap":
         coapfiles.files[name] = swu
         uri = f"{coapfiles.base}/{name}"
+    elif scheme == "coaps":
+        coapsfiles.put(name, swu)
+        uri = coapsfiles.url(name)
     else:
         nginx.put(name, swu)
         uri = nginx.url(name, scheme)
@@ -313,6 +323,17 @@ def test_pull_https_untrusted_certificate(box, nginx, rest, endpoint):
     assert write_uri(rest, endpoint, nginx.url(f"{endpoint}.bin", "https")).code == 204
     wait_state(rest, endpoint, IDLE, 4, timeout=40)
     b.d.wait_log(r"(?i)certificate|TLS")
+    assert not image_path(b).exists()
+
+
+def test_pull_coaps_untrusted_certificate(box, coapsfiles, rest, endpoint):
+    """coaps:// checks the server's certificate: without the test CA, the pull fails
+    (after its retries) with nothing kept."""
+    b = box(firmware={"install_command": "true", "ca_file": "/etc/ssl/certs/ca-certificates.crt"})
+    coapsfiles.put(f"{endpoint}.bin", b"y" * 3000)
+    assert write_uri(rest, endpoint, coapsfiles.url(f"{endpoint}.bin")).code == 204
+    wait_state(rest, endpoint, IDLE, 4, timeout=60)
+    b.d.wait_log(r"TLS")
     assert not image_path(b).exists()
 
 
