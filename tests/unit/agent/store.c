@@ -141,14 +141,17 @@ static void test_write_fails_keeps_old(void **state)
 	struct buf b;
 	int rc;
 
-	if (geteuid() == 0)
-		skip();         /* root writes into a read-only folder anyway */
+	char tmpname[PATH_MAX];
+
 	buf_init(&b);
 	assert_int_equal(store_write(t->dir, "keep", "old", 3, &err), 0);
-	assert_int_equal(chmod(t->dir, 0500), 0);
+	/* a folder where the temporary file must go makes the write fail for
+	 * every user, root included (a read-only folder does not stop root) */
+	path_of(tmpname, sizeof(tmpname), t, "keep.tmp");
+	assert_int_equal(mkdir(tmpname, 0700), 0);
 	rc = store_write(t->dir, "keep", "new", 3, &err);
-	assert_int_equal(chmod(t->dir, 0700), 0);
-	assert_int_equal(rc, -EACCES);
+	assert_int_equal(rmdir(tmpname), 0);
+	assert_true(rc < 0);
 	assert_non_null(strstr(err.msg, "keep.tmp"));
 	assert_int_equal(store_read(t->dir, "keep", &b, &err), 0);
 	assert_string_equal(buf_str(&b), "old");
