@@ -12,8 +12,10 @@
  * sent before; a fresh one waits PROGRESS_SETTLE_MS before the request.
  * lwm2md is swupdate's only client and runs one request at a time.
  *
- * Otherwise [firmware] install_command runs through hook_run() with the
- * image's path in LWM2MD_FW_IMAGE; exit status 0 is success.  A check
+ * Otherwise [firmware] install_command runs through hook_run_opts() with the
+ * image's path in LWM2MD_FW_IMAGE, stopped after [firmware] install_timeout
+ * (not the [hooks] timeout: an install may take far longer than a reboot
+ * hook); exit status 0 is success.  A check
  * without swupdate passes at once. */
 #include "fw_install.h"
 
@@ -358,13 +360,20 @@ static int start_swupdate(struct fw_inst *in, struct errbuf *err)
 
 /* ---- install_command -------------------------------------------------- */
 
-static void command_exited(struct agent *ag, const char *name, int status)
+static void command_exited(struct agent *ag, const char *name, const struct hook_result *r)
 {
 	struct fw_inst *in = command_job;
+	int status = r->status;
 	char why[128];
 
 	if (!in)
 		return;
+	if (r->timed_out) {
+		snprintf(why, sizeof(why), "install command did not finish within %u s "
+			 "([firmware] install_timeout): stopped", ag->cfg->firmware.install_timeout);
+		finish(in, false, why);
+		return;
+	}
 	if (status >= 0 && WIFEXITED(status) && WEXITSTATUS(status) == 0) {
 		finish(in, true, "install command: exit status 0");
 		return;
@@ -397,7 +406,9 @@ static int start_command(struct fw_inst *in, struct errbuf *err)
 	command_job = in;
 	/* the hook's environment is the daemon's, taken at fork */
 	setenv("LWM2MD_FW_IMAGE", in->image, 1);
-	rc = hook_run(in->ag, "install", cmd, command_exited);
+	rc = hook_run_opts(in->ag, "install", cmd,
+			   &(struct hook_opts){ .timeout = in->ag->cfg->firmware.install_timeout },
+			   command_exited);
 	unsetenv("LWM2MD_FW_IMAGE");
 	if (rc) {
 		/* hook_run called command_exited, which freed in */

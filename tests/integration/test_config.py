@@ -112,6 +112,8 @@ BAD = {
                            "colour", "red"),
     "hooks_timeout_text": ("[server]\nuri = coap://127.0.0.1:5683\n[hooks]\ntimeout = soon\n", 4, "hooks",
                            "timeout", "soon"),
+    "firmware_install_timeout_zero": ("[server]\nuri = coap://127.0.0.1:5683\n[firmware]\ninstall_timeout = 0\n",
+                                      4, "firmware", "install_timeout", "0"),
     "log_level_unknown": ("[server]\nuri = coap://127.0.0.1:5683\n[log]\nlevel = loud\n", 4, "log", "level",
                           "loud"),
 }

@@ -469,3 +469,23 @@ def test_install_failure_keeps_image(box, swupdate, slow_rest, rest, endpoint, t
     assert rest.execute(endpoint, "5/0/2").code == 204
     wait_state(rest, endpoint, DOWNLOADED, 8)
     assert not b.flag.exists()
+
+
+def test_install_command_stopped_after_install_timeout(box, slow_rest, rest, endpoint, tmp_path):
+    """An install command that hangs is stopped after [firmware] install_timeout (2 s
+    here; the [hooks] timeout is an hour): Update Result 8, the cause in the log, back to
+    Downloaded, no reboot, the command's process gone and the device still registered."""
+    pidfile = tmp_path / "install.pid"
+    b = box(firmware={"install_command": f"echo $$ > {pidfile}; exec sleep 3600", "install_timeout": 2},
+            hooks={"timeout": 3600})
+    assert push(slow_rest, endpoint, b"\x07" * 3000).code == 204
+    wait_state(rest, endpoint, DOWNLOADED)
+    assert rest.execute(endpoint, "5/0/2").code == 204
+    pid = int(poll(lambda: pidfile.exists() and pidfile.read_text().strip(), 15, "install command started"))
+    wait_state(rest, endpoint, DOWNLOADED, 8, timeout=40)
+    b.d.wait_log(r"install command did not finish within 2 s \(\[firmware\] install_timeout\)")
+    b.d.wait_log(r"install failed: .*Update Result 8")
+    poll(lambda: not __import__("os").path.exists(f"/proc/{pid}"), 15, "the install command's process gone")
+    assert not b.flag.exists(), "reboot hook ran after a failed install"
+    assert rest.client(endpoint)
+    assert rest.read(endpoint, "3/0/3", format="TEXT").content == "1.0.0"

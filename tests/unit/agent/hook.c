@@ -201,6 +201,68 @@ static void test_fini(void **state)
 	assert_logged("left to finish");
 }
 
+static struct hook_result last;
+static char last_out[8192];
+
+static void on_done_opts(struct agent *ag, const char *name, const struct hook_result *r)
+{
+	fx->calls++;
+	last = *r;
+	snprintf(last_out, sizeof(last_out), "%s", r->out);
+	last.out = last_out;
+	loop_stop(ag->loop);
+}
+
+static void run_opts(const char *cmd, const struct hook_opts *o)
+{
+	assert_int_equal(hook_run_opts(&fx->ag, "probe", cmd, o, on_done_opts), 0);
+	loop_timer_set(fx->ag.loop, &fx->watchdog, 30000);
+	assert_int_equal(loop_run(fx->ag.loop), 0);
+	loop_timer_cancel(fx->ag.loop, &fx->watchdog);
+	assert_int_equal(fx->calls, 1);
+}
+
+/* stdout is kept for the callback; stderr still goes to the daemon's. */
+static void test_capture(void **state)
+{
+	run_opts("echo ustate=2; echo to-stderr >&2; exit 4", &(struct hook_opts){ .capture = 64 });
+	assert_false(last.timed_out);
+	assert_true(WIFEXITED(last.status));
+	assert_int_equal(WEXITSTATUS(last.status), 4);
+	assert_string_equal(last.out, "ustate=2\n");
+	assert_logged("to-stderr");
+}
+
+/* Past the limit the output is read and dropped: a child writing far more
+ * than a pipe holds still finishes. */
+static void test_capture_limit(void **state)
+{
+	run_opts("head -c 1000000 /dev/zero | tr '\\0' x; echo", &(struct hook_opts){ .capture = 10 });
+	assert_true(WIFEXITED(last.status));
+	assert_int_equal(WEXITSTATUS(last.status), 0);
+	assert_string_equal(last.out, "xxxxxxxxxx");
+}
+
+/* The run's own timeout wins over [hooks] timeout, and the callback says so. */
+static void test_own_timeout(void **state)
+{
+	fx->cfg.hooks.timeout = 3600;
+	run_opts("exec sleep 60", &(struct hook_opts){ .timeout = 1 });
+	assert_true(last.timed_out);
+	assert_true(WIFSIGNALED(last.status));
+	assert_string_equal(last.out, "");
+	assert_logged("hook probe: killed after 1 s");
+}
+
+static void test_opts_no_command(void **state)
+{
+	assert_int_equal(hook_run_opts(&fx->ag, "probe", "", &(struct hook_opts){ .capture = 8 },
+				       on_done_opts), -EINVAL);
+	assert_int_equal(fx->calls, 1);
+	assert_int_equal(last.status, -1);
+	assert_string_equal(last.out, "");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -211,6 +273,10 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_timeout_sigkill, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_no_command, setup, teardown),
 		cmocka_unit_test_setup_teardown(test_fini, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_capture_limit, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_own_timeout, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_opts_no_command, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
