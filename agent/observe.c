@@ -42,8 +42,9 @@ struct obs {
 	uint32_t seq;
 	uint64_t last_sent, last_eval;
 	uint64_t last_hash;             /* of the last notification's payload */
-	double last_val;                /* numeric value last notified */
-	bool has_val;
+	double last_val[OBS_MAX_PATHS]; /* numeric value of each path last notified */
+	bool has_val[OBS_MAX_PATHS];
+	uint32_t changed;               /* bit j: paths[j] changed since the last decision */
 	bool dirty;                     /* a change waits for pmin */
 	bool used;
 };
@@ -140,27 +141,69 @@ static void drop(struct obs *o, const char *why)
 	save(o->m);
 }
 
-static void effective(struct obs *o, struct attrs *a)
+/* The attributes of one observed path: its own, inherited, the defaults. */
+static void path_attrs(const struct obs *o, size_t j, struct attrs *a)
 {
 	const struct cfg_server *s = &o->m->ag->cfg->server;
-	struct dm_path root = { .len = 0 };
 
-	/* a composite observation has no single path to take attributes from:
-	 * it follows the Server object's defaults */
-	attr_effective(o->m->ag->attrs, o->composite ? &root : &o->paths[0], s->default_pmin,
-		       s->default_pmax, a);
+	attr_effective(o->m->ag->attrs, &o->paths[j], s->default_pmin, s->default_pmax, a);
 }
 
-/* The current numeric value of a single numeric resource, for gt/lt/st. */
-static bool numeric_value(struct obs *o, double *v)
+/* Folds one path's period v into out: the largest wins (pmin, epmin), or
+ * the smallest that is not 0 (pmax, epmax; 0 means none). */
+static void fold(struct attrs *out, unsigned bit, const struct attrs *a, uint32_t v,
+		 uint32_t *dst, bool largest)
+{
+	if (!(a->set & bit) || (!largest && !v))
+		return;
+	if (!(out->set & bit) || (largest ? v > *dst : v < *dst))
+		*dst = v;
+	out->set |= bit;
+}
+
+/* A composite notification carries every path at once, so it honours the
+ * attributes of all of them: none sooner than the largest pmin (epmin)
+ * allows, one at least every smallest pmax (epmax), confirmable if any
+ * path's notifications are (LwM2M 1.2 7.3.2).  A pmax below that pmin
+ * waits for it.  gt/lt/st/edge stay with their paths (conditions_met). */
+static void effective(struct obs *o, struct attrs *out)
+{
+	bool con = false;
+	struct attrs a;
+	size_t j;
+
+	if (!o->composite) {
+		path_attrs(o, 0, out);
+		return;
+	}
+	memset(out, 0, sizeof(*out));
+	for (j = 0; j < o->npaths; j++) {
+		path_attrs(o, j, &a);
+		fold(out, ATTR_PMIN, &a, a.pmin, &out->pmin, true);
+		fold(out, ATTR_EPMIN, &a, a.epmin, &out->epmin, true);
+		fold(out, ATTR_PMAX, &a, a.pmax, &out->pmax, false);
+		fold(out, ATTR_EPMAX, &a, a.epmax, &out->epmax, false);
+		con = con || ((a.set & ATTR_CON) ? a.con : o->m->ag->cfg->server.confirmable_notifications);
+	}
+	out->con = con;
+	out->set |= ATTR_CON;
+	if ((out->set & ATTR_PMAX) && out->pmax < out->pmin)
+		out->pmax = out->pmin;
+	if ((out->set & ATTR_EPMAX) && out->epmax < out->epmin)
+		out->epmax = out->epmin;
+}
+
+/* The current value of paths[j] if it is a single numeric resource, for
+ * gt/lt/st (and a boolean, for edge). */
+static bool numeric_value(struct obs *o, size_t j, double *v)
 {
 	struct dm_recs recs;
 	bool ok = false;
 
-	if (o->composite || o->paths[0].len < 3)
+	if (o->paths[j].len < 3)
 		return false;
 	dm_recs_init(&recs);
-	if (!dm_read(o->m->ag->dm, &o->paths[0], false, &recs) && recs.n == 1) {
+	if (!dm_read(o->m->ag->dm, &o->paths[j], false, &recs) && recs.n == 1) {
 		const struct dm_value *x = &recs.r[0].v;
 
 		ok = true;
@@ -179,33 +222,66 @@ static bool numeric_value(struct obs *o, double *v)
 	return ok;
 }
 
-/* Whether the value conditions let a change through (LwM2M 1.1 5.1.2). */
-static bool conditions_met(struct obs *o, const struct attrs *a)
+/* Whether paths[j] lets a change through (LwM2M 1.1 5.1.2): with value
+ * conditions only on a crossing or a step since its last notified value;
+ * without, when it changed (any: a periodic evaluation, where the content
+ * comparison decides). */
+static bool path_passes(struct obs *o, size_t j, bool any)
 {
+	struct attrs a;
 	double v;
 
-	if (!(a->set & (ATTR_GT | ATTR_LT | ATTR_ST | ATTR_EDGE)))
-		return true;
-	if (!numeric_value(o, &v))
-		return true;
-	if (a->set & ATTR_EDGE) {
+	path_attrs(o, j, &a);
+	if (!(a.set & (ATTR_GT | ATTR_LT | ATTR_ST | ATTR_EDGE)) || !numeric_value(o, j, &v))
+		return any || (o->changed & (1u << j));
+	if (a.set & ATTR_EDGE) {
 		/* 1.2 edge: only the transition to the named state counts, so
 		 * every state seen is remembered, notified or not */
-		bool pass = o->has_val && o->last_val != v && v == (a->edge ? 1 : 0);
+		bool pass = o->has_val[j] && o->last_val[j] != v && v == (a.edge ? 1 : 0);
 
-		o->last_val = v;
-		o->has_val = true;
+		o->last_val[j] = v;
+		o->has_val[j] = true;
 		return pass;
 	}
-	if (!o->has_val)
+	if (!o->has_val[j])
 		return true;
-	if ((a->set & ATTR_GT) && ((o->last_val > a->gt) != (v > a->gt)))
+	if ((a.set & ATTR_GT) && ((o->last_val[j] > a.gt) != (v > a.gt)))
 		return true;
-	if ((a->set & ATTR_LT) && ((o->last_val < a->lt) != (v < a->lt)))
+	if ((a.set & ATTR_LT) && ((o->last_val[j] < a.lt) != (v < a.lt)))
 		return true;
-	if ((a->set & ATTR_ST) && fabs(v - o->last_val) >= a->st)
-		return true;
-	return false;
+	return (a.set & ATTR_ST) && fabs(v - o->last_val[j]) >= a.st;
+}
+
+/* A composite observation notifies when any of its paths would. */
+static bool conditions_met(struct obs *o)
+{
+	bool pass = false, any = !o->changed;
+	size_t j;
+
+	for (j = 0; j < o->npaths; j++)
+		pass = path_passes(o, j, any) || pass;  /* every path: edge keeps state */
+	return pass;
+}
+
+/* What was just notified becomes the base of the next gt/lt/st decision. */
+static void remember_values(struct obs *o)
+{
+	size_t j;
+	double v;
+
+	for (j = 0; j < o->npaths; j++) {
+		if (numeric_value(o, j, &v)) {
+			o->last_val[j] = v;
+			o->has_val[j] = true;
+		}
+	}
+}
+
+/* The pending change was decided (sent, unchanged or filtered out). */
+static void settled(struct obs *o)
+{
+	o->dirty = false;
+	o->changed = 0;
 }
 
 /* Reads and sends; force: send even if the content did not change (pmax). */
@@ -215,7 +291,6 @@ static void notify(struct obs *o, const struct attrs *a, bool force)
 	struct errbuf err = { "" };
 	struct buf body;
 	uint64_t h;
-	double v;
 	int rc;
 
 	buf_init(&body);
@@ -236,7 +311,7 @@ static void notify(struct obs *o, const struct attrs *a, bool force)
 	h = fnv1a(body.p, body.len);
 	o->last_eval = loop_now();
 	if (!force && h == o->last_hash && o->last_sent) {
-		o->dirty = false;
+		settled(o);
 		buf_fini(&body);
 		return;
 	}
@@ -249,7 +324,8 @@ static void notify(struct obs *o, const struct attrs *a, bool force)
 		buf_fini(&body);
 		o->last_hash = h;
 		o->last_sent = loop_now();
-		o->dirty = false;
+		settled(o);
+		remember_values(o);
 		return;
 	}
 	reg_wake(ag->reg);
@@ -263,11 +339,8 @@ static void notify(struct obs *o, const struct attrs *a, bool force)
 	}
 	o->last_hash = h;
 	o->last_sent = loop_now();
-	o->dirty = false;
-	if (numeric_value(o, &v)) {
-		o->last_val = v;
-		o->has_val = true;
-	}
+	settled(o);
+	remember_values(o);
 }
 
 static void rearm(struct obs *o, const struct attrs *a)
@@ -308,15 +381,15 @@ static void eval(struct obs *o, bool changed)
 	if ((a.set & ATTR_PMAX) && a.pmax && now - o->last_sent >= (uint64_t)a.pmax * 1000) {
 		notify(o, &a, true);
 	} else if (o->dirty && now - o->last_sent >= (uint64_t)a.pmin * 1000) {
-		if (conditions_met(o, &a))
+		if (conditions_met(o))
 			notify(o, &a, false);
 		else
-			o->dirty = false;
+			settled(o);
 	} else if ((a.set & ATTR_EPMAX) && a.epmax &&
 		   now - o->last_eval >= (uint64_t)a.epmax * 1000) {
 		/* a periodic evaluation: values that change unannounced */
 		o->last_eval = now;
-		if (now - o->last_sent >= (uint64_t)a.pmin * 1000 && conditions_met(o, &a))
+		if (now - o->last_sent >= (uint64_t)a.pmin * 1000 && conditions_met(o))
 			notify(o, &a, false);
 	}
 	if (o->used)
@@ -334,7 +407,6 @@ int obs_start(struct obs_mgr *m, const uint8_t *token, size_t toklen, const stru
 	struct obs *o = find(m, token, toklen);
 	struct attrs a;
 	size_t i;
-	double v;
 	char s[128];
 
 	if (toklen > sizeof(o->token) || n == 0 || n > OBS_MAX_PATHS)
@@ -372,10 +444,7 @@ int obs_start(struct obs_mgr *m, const uint8_t *token, size_t toklen, const stru
 			o->last_hash = fnv1a(body.p, body.len);
 		buf_fini(&body);
 	}
-	if (numeric_value(o, &v)) {
-		o->last_val = v;
-		o->has_val = true;
-	}
+	remember_values(o);
 	describe(o, s, sizeof(s));
 	log_info("observation of %s started", s);
 	effective(o, &a);
@@ -515,14 +584,16 @@ void obs_changed(struct obs_mgr *m, const struct dm_path *path)
 
 	for (i = 0; i < OBS_MAX; i++) {
 		struct obs *o = &m->o[i];
+		uint32_t hit = 0;
 
 		if (!o->used)
 			continue;
-		for (j = 0; j < o->npaths; j++) {
-			if (overlaps(&o->paths[j], path)) {
-				eval(o, true);
-				break;
-			}
+		for (j = 0; j < o->npaths; j++)
+			if (overlaps(&o->paths[j], path))
+				hit |= 1u << j;
+		if (hit) {
+			o->changed |= hit;
+			eval(o, true);
 		}
 	}
 }

@@ -1,14 +1,21 @@
 """Read-Composite, Write-Composite and Observe-Composite (with both cancels)
 through the test server.  OMA ETS LwM2M 1.1 cases int-229 (read-composite),
 int-230 (write-composite), int-236 (partial presence), int-304/305
-(observe-composite and its cancel)."""
+(observe-composite and its cancel), int-308/309 (observe-composite while
+instances come and go), int-310 (observe-composite and Write-Attributes).
+
+A composite observation honours the attributes of every observed path: no
+notification before the largest pmin, one at least every smallest pmax,
+gt/lt/st per path (README, Information reporting)."""
+
+import time
 
 import pytest
 
-from leshan import res
-from reporting_util import (cancel_composite, composite_content, event_values,
+from leshan import inst, multi, res, res_inst
+from reporting_util import (cancel_composite, composite_content, event_values, events_since,
                             is_composite_notification, no_event, observe_composite, read_composite,
-                            state_file, write_composite)
+                            state_file, wait_count, write_attributes, write_composite)
 
 FORMATS = ["SENML_JSON", "SENML_CBOR"]
 
@@ -124,3 +131,95 @@ def test_observe_composite_passive_cancel(dev, rest, endpoint, events):
     assert rest.write(endpoint, "1/0/5", res(5, 98)).code == 204
     no_event(ev, "NOTIFICATION", is_composite_notification(), seconds=2)
     d.assert_alive()
+
+
+# --- attributes of the observed paths (int-308, int-309, int-310) ----------------
+
+IDENTITY_A = {0: "aa", 1: "bb", 2: "cc", 3: "dd"}
+IDENTITY_B = {0: "11", 1: "22", 2: "33", 3: "44"}
+PMIN = 6        # s: on /16/0, and so on the whole composite observation
+
+
+def portfolio(iid: int, values: dict) -> dict:
+    return inst(iid, [multi(0, values, type="string")])
+
+
+def composite_events(ev, start: int) -> list:
+    return events_since(ev, "NOTIFICATION", start, is_composite_notification())
+
+
+@pytest.mark.interop("int-308")
+def test_observe_composite_sees_created_instance_after_pmin(dev, rest, endpoint, events):
+    """/16/1 does not exist when observed; its creation is notified, but not
+    before the pmin written on /16/0 (the server defaults are 0 here)."""
+    ev = events(endpoint)
+    assert rest.create(endpoint, "16", portfolio(0, IDENTITY_A)).code == 201
+    assert write_attributes(rest, endpoint, "16/0", f"pmin={PMIN}&pmax=60").code == 204
+    r = observe_composite(rest, endpoint, ["/16/0", "/16/1"])
+    assert r.code == 205, r
+    assert composite_content(r) == {"/16/0": {0: IDENTITY_A}}
+    start = len(ev.events)
+    assert rest.create(endpoint, "16", portfolio(1, IDENTITY_B)).code == 201
+    no_event(ev, "NOTIFICATION", is_composite_notification(), seconds=2, since=start)
+    n = wait_count(ev, "NOTIFICATION", 1, start, is_composite_notification(), timeout=PMIN + 15)[0]
+    assert event_values(n.data) == {"/16/0": {0: IDENTITY_A}, "/16/1": {0: IDENTITY_B}}, n.data
+
+
+@pytest.mark.interop("int-309")
+def test_observe_composite_sees_deleted_instance_after_pmin(dev, rest, endpoint, events):
+    ev = events(endpoint)
+    assert rest.create(endpoint, "16", portfolio(0, IDENTITY_A)).code == 201
+    assert rest.create(endpoint, "16", portfolio(1, IDENTITY_B)).code == 201
+    assert write_attributes(rest, endpoint, "16/0", f"pmin={PMIN}&pmax=60").code == 204
+    r = observe_composite(rest, endpoint, ["/16/0", "/16/1"])
+    assert r.code == 205, r
+    assert composite_content(r) == {"/16/0": {0: IDENTITY_A}, "/16/1": {0: IDENTITY_B}}
+    start = len(ev.events)
+    assert rest.delete(endpoint, "16/1").code == 202
+    no_event(ev, "NOTIFICATION", is_composite_notification(), seconds=2, since=start)
+    n = wait_count(ev, "NOTIFICATION", 1, start, is_composite_notification(), timeout=PMIN + 15)[0]
+    assert event_values(n.data) == {"/16/0": {0: IDENTITY_A}}, n.data
+    # the observation goes on with what is left
+    assert rest.write(endpoint, "16/0/0/0", res_inst(0, "zz"), format="TEXT").code == 204
+    n = wait_count(ev, "NOTIFICATION", 2, start, is_composite_notification(), timeout=PMIN + 15)[1]
+    assert event_values(n.data) == {"/16/0": {0: {**IDENTITY_A, 0: "zz"}}}, n.data
+
+
+@pytest.mark.interop("int-310")
+def test_observe_composite_follows_pmax_written_on_a_path(dev, rest, endpoint, events):
+    """Server defaults pmin = pmax = 0: nothing without a change; pmax=2 on
+    /3 makes the composite observation of /1/0/1 and /3/0 notify at least
+    every 2 s, unchanged or not; unsetting it stops that."""
+    ev = events(endpoint)
+    paths = ["/1/0/1", "/3/0"]
+    assert observe_composite(rest, endpoint, paths).code == 205
+    no_event(ev, "NOTIFICATION", is_composite_notification(), seconds=3)
+    start = len(ev.events)
+    assert write_attributes(rest, endpoint, "3", "pmax=2").code == 204
+    got = wait_count(ev, "NOTIFICATION", 4, start, is_composite_notification(), timeout=30)
+    for n in got:
+        vals = event_values(n.data)
+        assert set(vals) == set(paths) and vals["/1/0/1"] == 300, n.data
+    assert write_attributes(rest, endpoint, "3", "pmax").code == 204
+    time.sleep(3)           # one may have been on its way
+    no_event(ev, "NOTIFICATION", is_composite_notification(), seconds=5)
+
+
+def test_observe_composite_value_conditions_per_path(dev, rest, endpoint, events):
+    """gt on /1/0/5 filters changes of /1/0/5 only; a change of /1/0/6 (no
+    conditions) is notified, with both values."""
+    ev = events(endpoint)
+    assert write_attributes(rest, endpoint, "1/0/5", "gt=1000").code == 204
+    r = observe_composite(rest, endpoint, ["/1/0/5", "/1/0/6"])
+    assert r.code == 205, r
+    storing = composite_content(r)["/1/0/6"]
+    start = len(ev.events)
+    assert rest.write(endpoint, "1/0/5", res(5, 2000)).code == 204      # 86400 -> 2000: no crossing
+    no_event(ev, "NOTIFICATION", is_composite_notification(), seconds=2, since=start)
+    assert rest.write(endpoint, "1/0/6", res(6, not storing)).code == 204
+    n = wait_count(ev, "NOTIFICATION", 1, start, is_composite_notification(), timeout=15)[0]
+    assert event_values(n.data) == {"/1/0/5": 2000, "/1/0/6": not storing}, n.data
+    assert rest.write(endpoint, "1/0/5", res(5, 500)).code == 204       # crosses 1000
+    n = wait_count(ev, "NOTIFICATION", 2, start, is_composite_notification(), timeout=15)[1]
+    assert event_values(n.data) == {"/1/0/5": 500, "/1/0/6": not storing}, n.data
+    assert len(composite_events(ev, start)) == 2
