@@ -290,6 +290,13 @@ SENSORS = {
     "relay": {"object": 3201, "instance": 0, "driver": "gpio", "chip": "hwsim-gpio", "line": "relay"},
     "led": {"object": 3201, "instance": 1, "driver": "gpio", "chip": "{gpiochip}", "line": str(LINE_LED),
             "initial": "true"},
+    # IIO three-axis chips on i2c-stub (guest/hw.sh): channel = the IIO type, its _x, _y and _z
+    "tilt": {"object": 3313, "instance": 0, "driver": "iio", "device": "mma7660", "channel": "accel",
+             "max_age": 0},
+    "compass": {"object": 3314, "instance": 0, "driver": "iio", "device": "hmc5843", "channel": "magn",
+                "max_age": 0},
+    "gyro": {"object": 3334, "instance": 0, "driver": "iio", "device": "bmg160", "channel": "anglvel",
+             "max_age": 0},
     # a chip that does not exist when lwm2md starts (hw.sh late-chip add|remove)
     "late": {"object": 3200, "instance": 2, "driver": "gpio", "chip": "hwsim-late", "line": "late-in",
              "period": 1},

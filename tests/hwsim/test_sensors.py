@@ -71,7 +71,7 @@ def test_registers_with_sensor_objects(lwm2md, rest):
     reg = rest.client(EP)
     links = {l["url"] for l in reg["objectLinks"]}
     for p in ["/3303/0", "/3303/1", "/3303/2", "/3303/3", "/3303/4", "/3304/0", "/3315/0", "/3316/0",
-              "/3200/0", "/3200/1", "/3201/0", "/3201/1"]:
+              "/3200/0", "/3200/1", "/3201/0", "/3201/1", "/3313/0", "/3314/0", "/3334/0"]:
         assert p in links, f"{p} not registered: {sorted(links)}"
 
 
@@ -120,6 +120,60 @@ def test_iio_dummy_voltage(lwm2md, rest):
     """in_voltage0: raw 73, offset 7, scale 0.001333 (mV) -> (73 + 7) * 0.001333 mV in V."""
     assert read_value(rest, f"/3316/0/{SENSOR_VALUE}") == pytest.approx(80 * 0.001333e-3, rel=1e-6)
     assert read_value(rest, f"/3316/0/{UNITS}") == "V"
+
+
+# --- three axes ------------------------------------------------------------------------------------
+
+X_VALUE, Y_VALUE, Z_VALUE = 5702, 5703, 5704
+MIN_X, MAX_X, MIN_Z, MAX_Z = 5508, 5509, 5512, 5513
+
+
+def axes_regs(hw, addr: int, reg: int, counts, fmt: str):
+    """Sets a chip's x, y, z output registers (consecutive, from reg) to counts: "6" six-bit
+    bytes (mma7660), "be16"/"le16" 16-bit words in that byte order."""
+    data = []
+    for c in counts:
+        if fmt == "6":
+            data.append(c & 0x3f)
+        else:
+            w = [(c >> 8) & 0xff, c & 0xff]
+            data += w if fmt == "be16" else w[::-1]
+    hw.vm.sh(f"sh /opt/hwsim/hw.sh w8 {addr:#x} {reg:#x} " + " ".join(f"{b:#x}" for b in data))
+
+
+@pytest.mark.parametrize("inst,addr,reg,fmt,start,scale,units", [
+    # mma7660: 6-bit counts, one range: (1.5 + 1.5) g * 9.81 / 63 = 0.467142857 m/s2 a count
+    ("/3313/0", 0x4c, 0x00, "6", (5, -3, 21), 0.467142857, "m/s2"),
+    # hmc5843: gain 1 (set by its probe) -> the driver's scale 0.000007692 gauss a count
+    ("/3314/0", 0x1e, 0x03, "be16", (1000, -500, 250), 0.000007692, "G"),
+    # bmg160: range 500 deg/s (set by its probe) -> 0.000266 rad/s a count
+    ("/3334/0", 0x68, 0x02, "le16", (100, -200, 3000), 0.000266, "rad/s"),
+])
+def test_three_axis_chip_registers_are_what_the_server_reads(lwm2md, rest, hw, inst, addr, reg, fmt,
+                                                            start, scale, units):
+    """A real IIO driver per object (mma7660, hmc5843, bmg160 on i2c-stub, guest/hw.sh):
+    channel = accel / magn / anglvel maps its _x, _y, _z channels to X, Y, Z Value, each
+    (raw + offset) * scale as the IIO ABI says, in the object's unit."""
+    def expect(counts):
+        got = read_value(rest, inst)
+        for rid, c in zip((X_VALUE, Y_VALUE, Z_VALUE), counts):
+            assert got[rid] == pytest.approx(c * scale, rel=1e-6), f"{inst}/{rid}: {got}"
+        assert got[UNITS] == units, got
+        return got
+
+    expect(start)
+    moved = (-start[0], start[2], start[1])
+    try:
+        axes_regs(hw, addr, reg, moved, fmt)
+        got = expect(moved)           # max_age = 0: a read samples the chip
+        if inst == "/3334/0":         # Gyrometer: Min/Max per axis
+            assert got[MIN_X] == pytest.approx(min(start[0], moved[0]) * scale, rel=1e-6), got
+            assert got[MAX_X] == pytest.approx(max(start[0], moved[0]) * scale, rel=1e-6), got
+            assert got[MAX_Z] == pytest.approx(max(start[2], moved[2]) * scale, rel=1e-6), got
+        assert read_value(rest, f"{inst}/{Y_VALUE}") == pytest.approx(moved[1] * scale, rel=1e-6)
+    finally:
+        axes_regs(hw, addr, reg, start, fmt)
+    expect(start)
 
 
 # --- observation ----------------------------------------------------------------------------------

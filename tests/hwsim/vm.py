@@ -41,6 +41,7 @@ TOP = HERE.parents[1]
 STOCK_MODULES = """
     configfs i2c-stub i2c-dev industrialio kfifo_buf industrialio-triggered-buffer
     tmp006 bmp280 bmp280-i2c opt3001 lm75 tmp102
+    mma7660 hmc5843_i2c bmg160_i2c
     virtio_pci virtio_net
 """.split()
 

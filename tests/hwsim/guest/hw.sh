@@ -9,7 +9,9 @@
 #       3 "led"     output, for lwm2md
 #       6 "probe-in", 7 "probe-out"   only for the kernel-side checks (lwm2md never opens them)
 #   iio_dummy device "dummy0" (configfs)
-#   i2c-stub with 0x40 tmp006 (IIO), 0x48 lm75 (hwmon), 0x49 tmp102 (hwmon), 0x76 bme280 (IIO)
+#   i2c-stub with 0x40 tmp006 (IIO), 0x48 lm75 (hwmon), 0x49 tmp102 (hwmon), 0x76 bme280 (IIO),
+#       and three-axis IIO chips: 0x4c mma7660 (accelerometer), 0x1e hmc5843 (magnetometer),
+#       0x68 bmg160 (gyroscope)
 #   the ACPI thermal zone of guest/thermal.asl ("acpitz"), set to 30.0 °C
 #
 # The i2c-stub keeps 16-bit words as the host CPU does (little-endian) while these chips send the
@@ -78,7 +80,7 @@ setup_iio_dummy() {
 
 setup_i2c() {
 	modprobe i2c-dev
-	modprobe i2c-stub chip_addr=0x40,0x48,0x49,0x76
+	modprobe i2c-stub chip_addr=0x1e,0x40,0x48,0x49,0x4c,0x68,0x76
 	BUS=$(stub_bus)
 	echo "I2C_BUS=$BUS"
 	N=${BUS#i2c-}
@@ -121,6 +123,33 @@ setup_i2c() {
 	new_device bme280 0x76
 	echo "BME280=$N-0076"
 	echo "BME280_IIO=$(iio_dev_of "$N-0076")"
+
+	setup_axes
+}
+
+# Three-axis IIO chips whose probes only check an id register (or none) and whose readings are
+# plain register reads, so i2c-stub can stand in for them. The axis values the tests start from
+# (raw counts; each driver's scale turns them into m/s2, gauss and rad/s):
+#   mma7660 x 5, y -3, z 21 (6-bit, bit 6 "alert" clear), hmc5843 x 1000, y -500, z 250
+#   (big-endian), bmg160 x 100, y -200, z 3000 (little-endian)
+setup_axes() {
+	modprobe mma7660; modprobe hmc5843_i2c; modprobe bmg160_i2c
+
+	w8 0x4c 0x00 0x05 0x3d 0x15      # XOUT, YOUT, ZOUT
+	w8 0x4c 0x07 0x00                # MODE: standby (the probe makes it active)
+	new_device mma7660 0x4c
+	echo "MMA7660=$N-004c"
+
+	w8 0x1e 0x03 0x03 0xe8 0xfe 0x0c 0x00 0xfa   # data out X, Y, Z (MSB first)
+	w8 0x1e 0x09 0x01                # status: data ready
+	w8 0x1e 0x0a 0x48 0x34 0x33      # identification "H43"
+	new_device hmc5843 0x1e
+	echo "HMC5843=$N-001e"
+
+	w8 0x68 0x00 0x0f                # chip id
+	w8 0x68 0x02 0x64 0x00 0x38 0xff 0xb8 0x0b   # rate X, Y, Z (LSB first)
+	new_device bmg160 0x68
+	echo "BMG160=$N-0068"
 }
 
 # thermal C: the ACPI thermal zone's temperature (0.0 .. 99.9 °C, one decimal) through the two
