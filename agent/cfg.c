@@ -28,6 +28,8 @@ struct reader {
 	FILE *errf;
 	struct cfg *c;
 	char bad_section[64];   /* last unknown section reported, to report it once */
+	int long_line;          /* the first line longer than inih's buffer, 0 if none */
+	int max_line;           /* that buffer's size */
 };
 
 static char *reader_gets(char *buf, int size, void *stream)
@@ -38,6 +40,10 @@ static char *reader_gets(char *buf, int size, void *stream)
 	if (s && r->bol)
 		r->line++;      /* count a line once, even if inih reads it in pieces */
 	r->bol = s && strchr(s, '\n');
+	if (s && !r->bol && !r->long_line && strlen(s) == (size_t)size - 1 && !feof(r->f)) {
+		r->long_line = r->line;
+		r->max_line = size;
+	}
 	return s;
 }
 
@@ -262,6 +268,10 @@ static int firmware_key(struct reader *r, const char *sec, const char *key, cons
 		return set_path(r, sec, key, val, &f->ca_file);
 	if (!strcmp(key, "install_command"))
 		return set_str(r, &f->install_command, val);
+	if (!strcmp(key, "boot_state_command"))
+		return set_str(r, &f->boot_state_command, val);
+	if (!strcmp(key, "boot_confirm_command"))
+		return set_str(r, &f->boot_confirm_command, val);
 	if (!strcmp(key, "max_size")) {       /* KiB, so that 32 bits go far enough */
 		kib = 0;
 		set_u32(r, sec, key, val, &kib, 0, UINT32_MAX);
@@ -452,7 +462,13 @@ struct cfg *cfg_load(const char *path, FILE *errf)
 		fprintf(errf, "%s: cannot read\n", path);
 		goto fail;
 	}
-	if (rc > 0) {
+	if (rc > 0 && r.long_line) {
+		/* inih reads a line in pieces of its buffer; the rest looks like garbage */
+		fprintf(errf, "%s:%d: line longer than %d characters (the most the ini parser "
+			"reads): shorten it, e.g. put a long command into a script\n", path, r.long_line,
+			r.max_line - 1);
+		r.errors++;
+	} else if (rc > 0) {
 		/* inih stops at the first line it cannot parse at all */
 		fprintf(errf, "%s:%d: syntax error: expected [section], key = value or a comment\n",
 			path, rc);
@@ -525,6 +541,8 @@ void cfg_free(struct cfg *c)
 	free(c->firmware.swupdate_dir);
 	free(c->firmware.version_file);
 	free(c->firmware.ca_file);
+	free(c->firmware.boot_state_command);
+	free(c->firmware.boot_confirm_command);
 	free(c->state_dir);
 	free(c->ctl_socket);
 	cfg_sensors_free(c);

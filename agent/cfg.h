@@ -50,6 +50,8 @@ struct cfg_firmware {
 	char *swupdate_dir;     /* swupdate's TMPDIR (its IPC sockets): install with it */
 	char *version_file;     /* the running firmware's version (first line) */
 	char *ca_file;          /* CA bundle for https://, coaps:// (default: the system's) */
+	char *boot_state_command;       /* prints the boot loader's update state (ustate) */
+	char *boot_confirm_command;     /* marks a tested update good (ustate 2 -> 0) */
 	uint32_t timeout;       /* s without progress before a pull gives up */
 	uint32_t install_timeout;       /* s for an install to finish */
 };

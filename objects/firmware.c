@@ -13,8 +13,13 @@
  * Downloaded.  Execute Update records what is installed and what ran before
  * (firmware.json), installs (fw_install.c) and runs the reboot hook; after
  * the reboot (or a restart) the result is decided from the firmware version
- * that actually runs (3/0/3, which [firmware] version_file feeds): changed
- * is success (1), unchanged is failure (8).  Never success by default.
+ * that actually runs (3/0/3, which [firmware] version_file feeds) and, when
+ * [firmware] boot_state_command is set, from the boot loader's update state
+ * (swupdate's "ustate": 1 installed, 2 testing, 3 failed ...): the new
+ * version running and a state that is not a failure is success (1), and a
+ * "testing" state is then confirmed with [firmware] boot_confirm_command;
+ * the old version, a failed state, a state that cannot be read or a failed
+ * confirmation is failure (8).  Never success by default.
  *
  * Every state change is written to STATE_DIR/firmware.json before it is
  * visible, so a power cut at any step finds a state it can continue from. */
@@ -24,6 +29,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/wait.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -84,6 +91,7 @@ struct fw {
 	char version_before[VERSION_MAX];       /* what ran when the install started */
 	int64_t install_time;
 	bool installed;                 /* the installer said success; reboot pending */
+	bool deciding;                  /* the boot state or confirm command runs */
 	/* not persisted */
 	bool start_pending;             /* the start-up timer has work to do */
 	int retries;
@@ -497,29 +505,182 @@ static void pull_start(struct fw *f, bool resume)
 
 /* ---- install and result ----------------------------------------------- */
 
-static void decide_result(struct fw *f)
+/* swupdate's update states (its include/state.h), as the boot loader keeps
+ * them in "ustate". */
+enum {
+	US_OK, US_INSTALLED, US_TESTING, US_FAILED, US_NOT_AVAILABLE, US_ERROR, US_WAIT,
+	US_IN_PROGRESS, US_NONE = -1,
+};
+
+static const char *const ustate_names[] = {
+	"ok", "installed", "testing", "failed", "not_available", "error", "wait", "in_progress",
+};
+
+/* The first line of what the boot state command printed: "3", "ustate=3" (as
+ * fw_printenv and grub-editenv print it) or a name ("failed").  Nothing at
+ * all is US_NOT_AVAILABLE (the variable is not set); -2 is not understood. */
+static int parse_ustate(const char *out, char *shown, size_t size)
+{
+	char line[64];
+	const char *v;
+	size_t n, i;
+
+	out += strspn(out, " \t\r\n");
+	n = strcspn(out, "\r\n");
+	snprintf(line, sizeof(line), "%.*s", (int)(n < sizeof(line) - 1 ? n : sizeof(line) - 1), out);
+	while (*line && strchr(" \t", line[strlen(line) - 1]))
+		line[strlen(line) - 1] = 0;
+	snprintf(shown, size, "%s", line);
+	if (!*line)
+		return US_NOT_AVAILABLE;
+	v = strrchr(line, '=');
+	v = v ? v + 1 : line;
+	v += strspn(v, " \t\"");
+	if (v[0] >= '0' && v[0] <= '7' && (!v[1] || v[1] == '"'))
+		return v[0] - '0';
+	for (i = 0; i < sizeof(ustate_names) / sizeof(ustate_names[0]); i++)
+		if (!strncasecmp(v, ustate_names[i], strlen(ustate_names[i])) &&
+		    (!v[strlen(ustate_names[i])] || v[strlen(ustate_names[i])] == '"'))
+			return (int)i;
+	return -2;
+}
+
+static void report_result(struct fw *f, bool ok)
 {
 	static const struct dm_path report[] = {
 		{ .id = { 5, 0, 3 }, .len = 3 },
 		{ .id = { 5, 0, 5 }, .len = 3 },
 		{ .id = { 3, 0, 3 }, .len = 3 },
 	};
-	char now[VERSION_MAX];
 	struct errbuf err = { "" };
-	bool ok;
 
-	running_version(f, now, sizeof(now));
-	ok = now[0] && strcmp(now, f->version_before);
-	if (ok)
-		log_info("5/0: firmware update succeeded: running \"%s\" (was \"%s\")", now,
-			 f->version_before);
-	else
-		log_warn("5/0: firmware update failed: still running \"%s\"%s", now,
-			 f->installed ? " after the install" : " (the install did not finish)");
+	f->deciding = false;
 	to_idle(f, ok ? FW_R_SUCCESS : FW_R_FAILED);
 	dm_changed(f->obj.dm, &report[2]);
 	if (f->ag->send && send_paths(f->ag->send, report, 3, &err))
 		log_debug("5/0: result not sent: %s", err.msg);
+}
+
+static struct fw *deciding_fw(struct agent *ag)
+{
+	struct dm_obj *obj = dm_find_obj(ag->dm, 5);
+	struct fw *f = obj ? fwo(obj) : NULL;
+
+	return f && f->deciding && f->state == ST_UPDATING ? f : NULL;
+}
+
+static void confirm_done(struct agent *ag, const char *name, const struct hook_result *r)
+{
+	struct fw *f = deciding_fw(ag);
+	char now[VERSION_MAX], why[64];
+
+	if (!f)
+		return;
+	running_version(f, now, sizeof(now));
+	if (r->status >= 0 && WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0) {
+		log_info("5/0: firmware update succeeded: running \"%s\" (was \"%s\"), confirmed "
+			 "to the boot loader", now, f->version_before);
+		report_result(f, true);
+		return;
+	}
+	if (r->timed_out)
+		snprintf(why, sizeof(why), "timed out");
+	else if (r->status >= 0 && WIFEXITED(r->status))
+		snprintf(why, sizeof(why), "exit status %d", WEXITSTATUS(r->status));
+	else
+		snprintf(why, sizeof(why), "did not run to its end");
+	log_warn("5/0: firmware update failed: \"%s\" runs but the boot loader's testing state "
+		 "could not be confirmed (boot_confirm_command: %s), so it would fall back at the "
+		 "next boot: Update Result %d", now, why, FW_R_FAILED);
+	report_result(f, false);
+}
+
+/* Both witnesses in: what runs, and (ustate >= 0, or US_NONE without a boot
+ * state command) what the boot loader says. */
+static void conclude(struct fw *f, int ustate, const char *shown)
+{
+	const char *confirm = f->ag->cfg->firmware.boot_confirm_command;
+	char now[VERSION_MAX], st[96] = "";
+	bool new_running;
+
+	running_version(f, now, sizeof(now));
+	new_running = now[0] && strcmp(now, f->version_before);
+	if (ustate >= 0)
+		snprintf(st, sizeof(st), "; boot loader state %s (\"%s\")", ustate_names[ustate], shown);
+	if (!new_running) {
+		log_warn("5/0: firmware update failed: still running \"%s\"%s%s: Update Result %d", now,
+			 f->installed ? " after the install" : " (the install did not finish)", st,
+			 FW_R_FAILED);
+		report_result(f, false);
+		return;
+	}
+	if (ustate == US_FAILED || ustate == US_ERROR || ustate == US_IN_PROGRESS) {
+		log_warn("5/0: firmware update failed: \"%s\" runs (was \"%s\") but the boot loader "
+			 "reports the update %s%s: Update Result %d", now, f->version_before,
+			 ustate == US_IN_PROGRESS ? "interrupted" : "failed", st, FW_R_FAILED);
+		report_result(f, false);
+		return;
+	}
+	if (ustate == US_TESTING && confirm && *confirm) {
+		log_info("5/0: \"%s\" runs and the boot loader is testing it: confirming", now);
+		hook_run_opts(f->ag, "boot-confirm", confirm, &(struct hook_opts){ 0 }, confirm_done);
+		return;
+	}
+	log_info("5/0: firmware update succeeded: running \"%s\" (was \"%s\")%s%s", now,
+		 f->version_before, st,
+		 ustate == US_TESTING ? ", left in testing (no boot_confirm_command)" : "");
+	report_result(f, true);
+}
+
+static void boot_state_done(struct agent *ag, const char *name, const struct hook_result *r)
+{
+	struct fw *f = deciding_fw(ag);
+	char shown[64], why[160];
+	int us;
+
+	if (!f)
+		return;
+	if (r->status < 0 || !WIFEXITED(r->status) || WEXITSTATUS(r->status)) {
+		if (r->timed_out)
+			snprintf(why, sizeof(why), "timed out");
+		else if (r->status >= 0 && WIFEXITED(r->status))
+			snprintf(why, sizeof(why), "exit status %d", WEXITSTATUS(r->status));
+		else if (r->status >= 0 && WIFSIGNALED(r->status))
+			snprintf(why, sizeof(why), "killed by signal %d", WTERMSIG(r->status));
+		else
+			snprintf(why, sizeof(why), "could not be run");
+		log_warn("5/0: firmware update failed: the boot loader's update state is unknown "
+			 "(boot_state_command: %s): Update Result %d", why, FW_R_FAILED);
+		report_result(f, false);
+		return;
+	}
+	us = parse_ustate(r->out, shown, sizeof(shown));
+	if (us < 0) {
+		log_warn("5/0: firmware update failed: boot_state_command printed \"%s\", not an "
+			 "update state (0-7, ustate=N or a name such as testing): Update Result %d",
+			 shown, FW_R_FAILED);
+		report_result(f, false);
+		return;
+	}
+	conclude(f, us, shown);
+}
+
+/* After the reboot (or instead of it): success or failure, from what runs
+ * and from the boot loader's state when a command reads it. */
+static void decide_result(struct fw *f)
+{
+	const char *cmd = f->ag->cfg->firmware.boot_state_command;
+
+	if (f->deciding)
+		return;
+	f->deciding = true;
+	if (!cmd || !*cmd) {
+		conclude(f, US_NONE, "");
+		return;
+	}
+	/* a failure to start calls boot_state_done at once, which decides */
+	hook_run_opts(f->ag, "boot-state", cmd, &(struct hook_opts){ .capture = 256 },
+		      boot_state_done);
 }
 
 static void reboot_done(struct agent *ag, const char *name, int status)

@@ -212,3 +212,24 @@ def test_unknown_option_is_a_usage_error():
     cp = run_cli(["--no-such-option"])
     assert cp.returncode > 0, cp
     assert "--no-such-option" in cp.stderr
+
+
+def test_line_too_long_for_the_parser_is_named(tmp_path):
+    """inih reads at most a buffer's worth of a line: a longer one (a long install
+    command) gets an error naming its line and the limit, not a "syntax error" on a
+    line number that does not exist."""
+    p = write(tmp_path, "[server]\nuri = coap://127.0.0.1:5683\n[firmware]\n"
+                        f"install_command = cp \"$LWM2MD_FW_IMAGE\" /{'x' * 300}\n[log]\nlevel = info\n")
+    cp = check(p)
+    assert cp.returncode == EX_CONFIG, cp.stderr
+    assert re.search(rf"^{re.escape(str(p))}:4: line longer than \d+ characters", cp.stderr, re.MULTILINE), \
+        cp.stderr
+    assert "syntax error" not in cp.stderr, cp.stderr
+
+
+def test_firmware_boot_state_keys_accepted(tmp_path):
+    p = write(tmp_path, "[server]\nuri = coap://127.0.0.1:5683\n[firmware]\n"
+                        "boot_state_command = fw_printenv ustate\nboot_confirm_command = fw_setenv ustate 0\n"
+                        "install_timeout = 1200\n")
+    cp = check(p)
+    assert cp.returncode == 0, cp.stderr

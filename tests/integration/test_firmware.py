@@ -489,3 +489,98 @@ def test_install_command_stopped_after_install_timeout(box, slow_rest, rest, end
     assert not b.flag.exists(), "reboot hook ran after a failed install"
     assert rest.client(endpoint)
     assert rest.read(endpoint, "3/0/3", format="TEXT").content == "1.0.0"
+
+
+# --- the result after the reboot: what runs and the boot loader's update state ---
+
+def install_and_reboot(box, slow_rest, rest, endpoint, tmp_path, firmware):
+    """Push an image, Execute Update through an install command that records swupdate's
+    "installed" state (ustate=1) in a boot loader environment file, wait for the reboot
+    hook.  Returns (box, env file)."""
+    env = tmp_path / "bootenv"
+    env.write_text("ustate=0\n")
+    script = tmp_path / "install.sh"
+    script.write_text(f'cp "$LWM2MD_FW_IMAGE" {tmp_path / "installed.img"} && echo ustate=1 > {env}\n')
+    b = box(firmware={"install_command": f"sh {script}", "boot_state_command": f"cat {env}", **firmware})
+    assert push(slow_rest, endpoint, b"\x42" * 4000).code == 204
+    wait_state(rest, endpoint, DOWNLOADED)
+    assert rest.execute(endpoint, "5/0/2").code == 204
+    poll(b.flag.exists, 15, "reboot hook")
+    assert env.read_text() == "ustate=1\n"
+    return b, env
+
+
+@pytest.mark.parametrize("boot_state,result,cause", [
+    ("ustate=3", 8, r"the boot loader reports the update failed; boot loader state failed"),
+    ("failed", 8, r"reports the update failed"),
+    ("7", 8, r"reports the update interrupted"),
+    ("ustate=5", 8, r"reports the update failed; boot loader state error"),
+    ("no idea", 8, r"boot_state_command printed \"no idea\", not an update state"),
+    ("ustate=1", 1, r"firmware update succeeded: running \"2\.0\.0\" \(was \"1\.0\.0\"\); boot loader state installed"),
+    ("ustate=0", 1, r"firmware update succeeded: .*boot loader state ok"),
+    ("", 1, r"firmware update succeeded: .*boot loader state not_available"),
+])
+def test_reboot_result_from_version_and_boot_state(box, slow_rest, rest, endpoint, tmp_path,
+                                                   boot_state, result, cause):
+    """After the "reboot" the new version runs; the boot loader's update state (read by
+    [firmware] boot_state_command) decides with it: failed, error, interrupted or
+    unreadable is Update Result 8 with the cause logged, anything else 1."""
+    b, env = install_and_reboot(box, slow_rest, rest, endpoint, tmp_path, {})
+    b.version_file.write_text("2.0.0\n")
+    env.write_text(boot_state + "\n" if boot_state else "")
+    restart(b)
+    wait_state(rest, endpoint, IDLE, result)
+    b.d.wait_log(cause)
+    assert rest.read(endpoint, "3/0/3", format="TEXT").content == "2.0.0"
+    assert rest.client(endpoint)
+
+
+def test_reboot_old_version_boot_state_ok_is_failure(box, slow_rest, rest, endpoint, tmp_path):
+    """The boot loader says all is well, but the old version still runs: 8."""
+    b, env = install_and_reboot(box, slow_rest, rest, endpoint, tmp_path, {})
+    env.write_text("ustate=0\n")
+    restart(b)
+    wait_state(rest, endpoint, IDLE, 8)
+    b.d.wait_log(r"firmware update failed: still running \"1\.0\.0\" after the install; "
+                 r"boot loader state ok")
+
+
+def test_reboot_boot_state_command_fails(box, slow_rest, rest, endpoint, tmp_path):
+    """A boot state command that fails never counts as success, even with the new version."""
+    b, env = install_and_reboot(box, slow_rest, rest, endpoint, tmp_path, {})
+    b.d.reconfigure(firmware={"boot_state_command": "echo 'fw_printenv: cannot read env' >&2; exit 2"})
+    b.version_file.write_text("2.0.0\n")
+    restart(b)
+    wait_state(rest, endpoint, IDLE, 8)
+    b.d.wait_log(r"update state is unknown \(boot_state_command: exit status 2\): Update Result 8")
+
+
+def test_reboot_testing_state_confirmed(box, slow_rest, rest, endpoint, events, tmp_path):
+    """New version, boot loader "testing" (ustate=2): boot_confirm_command marks it good
+    (ustate=0 in the environment), then Update Result 1 goes to the observer and 3/0/3
+    says 2.0.0.  A confirm command that fails is 8: unconfirmed, the boot loader would
+    fall back at the next boot."""
+    b, env = install_and_reboot(box, slow_rest, rest, endpoint, tmp_path,
+                                {"boot_confirm_command": f"echo ustate=0 > {tmp_path / 'bootenv'}"})
+    ev = events(endpoint)
+    assert observe(rest, endpoint, "5/0/5").code == 205
+    b.version_file.write_text("2.0.0\n")
+    env.write_text("ustate=2\n")
+    restart(b)
+    ev.wait_for("NOTIFICATION", lambda d: is_notification_of("/5/0/5")(d) and single_value(d) == 1,
+                timeout=30)
+    assert fw_state(rest, endpoint) == (IDLE, 1)
+    assert env.read_text() == "ustate=0\n"
+    assert rest.read(endpoint, "3/0/3", format="TEXT").content == "2.0.0"
+    b.d.wait_log(r"boot loader is testing it: confirming")
+    b.d.wait_log(r"confirmed to the boot loader")
+
+
+def test_reboot_testing_state_confirm_fails(box, slow_rest, rest, endpoint, tmp_path):
+    b, env = install_and_reboot(box, slow_rest, rest, endpoint, tmp_path,
+                                {"boot_confirm_command": "exit 1"})
+    b.version_file.write_text("2.0.0\n")
+    env.write_text("ustate=2\n")
+    restart(b)
+    wait_state(rest, endpoint, IDLE, 8)
+    b.d.wait_log(r"could not be confirmed \(boot_confirm_command: exit status 1\)")
