@@ -127,6 +127,7 @@ class Hw:
 
 # gpio-sim line offsets (guest/hw.sh names them)
 LINE_BUTTON, LINE_DOOR, LINE_RELAY, LINE_LED, LINE_PROBE_IN, LINE_PROBE_OUT = 0, 1, 2, 3, 6, 7
+LINE_SWITCH, LINE_PUSH, LINE_VALVE = 8, 9, 10
 
 
 @pytest.fixture(scope="session")
@@ -297,6 +298,11 @@ SENSORS = {
                 "max_age": 0},
     "gyro": {"object": 3334, "instance": 0, "driver": "iio", "device": "bmg160", "channel": "anglvel",
              "max_age": 0},
+    # the other IPSO digital objects: On/Off switch, Push button (debounced), Actuation
+    "switch": {"object": 3342, "instance": 0, "driver": "gpio", "line": "switch", "debounce": 1000},
+    "push": {"object": 3347, "instance": 0, "driver": "gpio", "chip": "hwsim-gpio", "line": "push",
+             "debounce": 1000},
+    "valve": {"object": 3306, "instance": 0, "driver": "gpio", "chip": "hwsim-gpio", "line": "valve"},
     # a chip that does not exist when lwm2md starts (hw.sh late-chip add|remove)
     "late": {"object": 3200, "instance": 2, "driver": "gpio", "chip": "hwsim-late", "line": "late-in",
              "period": 1},

@@ -27,7 +27,7 @@ def test_network_reaches_namespace_only(vm):
 
 def test_gpiosim_chip(vm, hw):
     out = vm.sh("gpiodetect; gpioinfo hwsim-gpio")
-    assert re.search(rf"{hw.gpiochip} \[hwsim-gpio\] \(8 lines\)", out), out
+    assert re.search(rf"{hw.gpiochip} \[hwsim-gpio\] \(12 lines\)", out), out
     assert vm.sh("gpiofind button") == f"{hw.gpiochip} 0"
     assert vm.sh("gpiofind probe-in") == f"{hw.gpiochip} {LINE_PROBE_IN}"
 

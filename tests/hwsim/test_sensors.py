@@ -15,14 +15,16 @@ import time
 
 import pytest
 
-from conftest import ENDPOINT, LINE_BUTTON, LINE_DOOR, LINE_LED, LINE_RELAY
+from conftest import (ENDPOINT, LINE_BUTTON, LINE_DOOR, LINE_LED, LINE_PUSH, LINE_RELAY, LINE_SWITCH,
+                      LINE_VALVE)
 from leshan import res
-from reporting_util import (cancel_observe, is_notification_of, no_event, observe, single_value,
-                            write_attributes)
+from reporting_util import (cancel_observe, events_since, is_notification_of, no_event, observe,
+                            single_value, write_attributes)
 
 EP = ENDPOINT
 SENSOR_VALUE, UNITS, MIN_MEASURED, MAX_MEASURED, RESET_MIN_MAX = 5700, 5701, 5601, 5602, 5605
-DI_STATE, DI_COUNTER, DI_COUNTER_RESET = 5500, 5501, 5505
+DI_STATE, DI_COUNTER, DI_POLARITY, DI_COUNTER_RESET = 5500, 5501, 5502, 5505
+ON_OFF, ON_TIME, OFF_TIME = 5850, 5852, 5854
 APPLICATION_TYPE = 5750
 DO_STATE, DO_POLARITY = 5550, 5551
 
@@ -71,7 +73,8 @@ def test_registers_with_sensor_objects(lwm2md, rest):
     reg = rest.client(EP)
     links = {l["url"] for l in reg["objectLinks"]}
     for p in ["/3303/0", "/3303/1", "/3303/2", "/3303/3", "/3303/4", "/3304/0", "/3315/0", "/3316/0",
-              "/3200/0", "/3200/1", "/3201/0", "/3201/1", "/3313/0", "/3314/0", "/3334/0"]:
+              "/3200/0", "/3200/1", "/3201/0", "/3201/1", "/3313/0", "/3314/0", "/3334/0",
+              "/3342/0", "/3347/0", "/3306/0"]:
         assert p in links, f"{p} not registered: {sorted(links)}"
 
 
@@ -267,6 +270,111 @@ def test_server_write_to_3201_drives_the_line(lwm2md, rest, hw):
     r = rest.write(EP, f"/3201/1/{DO_STATE}", res(DO_STATE, False))
     assert r.code == 204, r
     assert hw.line_value(LINE_LED) == 0
+
+
+def test_on_off_switch_3342_follows_the_line(lwm2md, rest, events, hw):
+    hw.pull(LINE_SWITCH, False)
+    wait_value(rest, f"/3342/0/{DI_STATE}", False, timeout=5)
+    count0 = read_value(rest, f"/3342/0/{DI_COUNTER}")
+    path = f"/3342/0/{DI_STATE}"
+    stream = events()
+    r = observe(rest, EP, path)
+    assert r.code == 205 and r.content is False, r
+    try:
+        hw.pull(LINE_SWITCH, True)
+        e = stream.wait_for("NOTIFICATION", is_notification_of(path), timeout=10)
+        assert single_value(e.data) is True
+        hw.pull(LINE_SWITCH, False)
+        e = stream.wait_for("NOTIFICATION", is_notification_of(path), timeout=10)
+        assert single_value(e.data) is False
+    finally:
+        cancel_observe(rest, EP, path, active=True)
+    inst = read_value(rest, "/3342/0")
+    assert inst[DI_COUNTER] == count0 + 1, inst      # one rising edge
+    assert inst[ON_TIME] >= 0 and inst[OFF_TIME] >= 0, inst
+    r = rest.write(EP, f"/3342/0/{ON_TIME}", res(ON_TIME, 0))
+    assert r.code == 204, r
+
+
+def bounce(hw, line: int, levels):
+    """The outside world sets the line's pull to each level in turn, as fast as the guest's shell
+    goes (one script: far quicker than the 1000 ms debounce of the push button)."""
+    hw.vm.sh("; ".join(f"echo {'pull-up' if up else 'pull-down'} > {hw.gpiosim}/sim_gpio{line}/pull"
+                       for up in levels))
+
+
+def test_push_button_3347_debounce_notifies_the_settled_state_only(lwm2md, rest, events, hw):
+    """debounce = 1000 ms: a bouncing press gives one notification, with the settled state and
+    one count; a bounce that ends where it started gives none."""
+    inst = "/3347/0"
+    hw.pull(LINE_PUSH, False)
+    wait_value(rest, f"{inst}/{DI_STATE}", False, timeout=10)
+    count0 = read_value(rest, f"{inst}/{DI_COUNTER}")
+    stream = events()
+    mine = lambda d: d.get("res") == inst  # noqa: E731
+    r = observe(rest, EP, inst)
+    assert r.code == 205, r
+    try:
+        start = len(stream.events)
+        bounce(hw, LINE_PUSH, [True, False, True, False, True])          # a press that bounces
+        e = stream.wait_for("NOTIFICATION", mine, timeout=15)
+        got = single_value(e.data)
+        assert got[DI_STATE] is True and got[DI_COUNTER] == count0 + 1, got
+        no_event(stream, "NOTIFICATION", mine, seconds=3)
+        seen = [single_value(x.data) for x in events_since(stream, "NOTIFICATION", start, mine)]
+        assert len(seen) == 1, f"bounces were notified: {seen}"
+        bounce(hw, LINE_PUSH, [False, True, False, True])                # back where it was
+        no_event(stream, "NOTIFICATION", mine, seconds=4)
+        hw.pull(LINE_PUSH, False)                                        # released
+        e = stream.wait_for("NOTIFICATION", mine, timeout=15)
+        got = single_value(e.data)
+        assert got[DI_STATE] is False and got[DI_COUNTER] == count0 + 1, got
+    finally:
+        cancel_observe(rest, EP, inst, active=True)
+
+
+def test_server_write_to_3306_drives_the_line(lwm2md, rest, hw):
+    assert hw.line_value(LINE_VALVE) == 0
+    for want in (True, False):
+        r = rest.write(EP, f"/3306/0/{ON_OFF}", res(ON_OFF, want))
+        assert r.code == 204, r
+        assert hw.line_value(LINE_VALVE) == int(want)
+        assert read_value(rest, f"/3306/0/{ON_OFF}") is want
+
+
+def test_polarity_writes_invert_input_and_output(lwm2md, rest, hw):
+    """A server write of Polarity (3200/5502, 3201/5551) changes how the line is read or driven
+    from then on."""
+    state, pol = f"/3200/0/{DI_STATE}", f"/3200/0/{DI_POLARITY}"
+    hw.pull(LINE_BUTTON, False)
+    wait_value(rest, state, False, timeout=5)
+    try:
+        r = rest.write(EP, pol, res(DI_POLARITY, True))
+        assert r.code == 204, r
+        assert read_value(rest, state) is True            # the same low line, read inverted
+        hw.pull(LINE_BUTTON, True)
+        wait_value(rest, state, False, timeout=5)
+    finally:
+        rest.write(EP, pol, res(DI_POLARITY, False))
+        hw.pull(LINE_BUTTON, False)
+    wait_value(rest, state, False, timeout=5)
+
+    out, opol = f"/3201/0/{DO_STATE}", f"/3201/0/{DO_POLARITY}"
+    r = rest.write(EP, out, res(DO_STATE, False))
+    assert r.code == 204, r
+    assert hw.line_value(LINE_RELAY) == 0
+    try:
+        r = rest.write(EP, opol, res(DO_POLARITY, True))
+        assert r.code == 204, r
+        assert hw.line_value(LINE_RELAY) == 1             # state off, driven inverted
+        assert read_value(rest, out) is False
+        r = rest.write(EP, out, res(DO_STATE, True))
+        assert r.code == 204, r
+        assert hw.line_value(LINE_RELAY) == 0
+    finally:
+        rest.write(EP, opol, res(DO_POLARITY, False))
+        rest.write(EP, out, res(DO_STATE, False))
+    assert hw.line_value(LINE_RELAY) == 0
 
 
 # --- failures ---------------------------------------------------------------------------------------

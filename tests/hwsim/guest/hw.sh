@@ -2,12 +2,15 @@
 # uses, made once per boot. `hw.sh setup` creates it and prints what the tests need to know as
 # KEY=VALUE lines; the other subcommands are small helpers the tests call.
 #
-#   gpio-sim chip (configfs "lwm2md"), one bank, label "hwsim-gpio", 8 lines:
+#   gpio-sim chip (configfs "lwm2md"), one bank, label "hwsim-gpio", 12 lines:
 #       0 "button"  input, for lwm2md's 3200 Digital Input
 #       1 "door"    input, for lwm2md (active-low)
 #       2 "relay"   output, for lwm2md's 3201 Digital Output
 #       3 "led"     output, for lwm2md
 #       6 "probe-in", 7 "probe-out"   only for the kernel-side checks (lwm2md never opens them)
+#       8 "switch"  input, for lwm2md's 3342 On/Off switch
+#       9 "push"    input, for lwm2md's 3347 Push button (with a debounce)
+#      10 "valve"   output, for lwm2md's 3306 Actuation
 #   iio_dummy device "dummy0" (configfs)
 #   i2c-stub with 0x40 tmp006 (IIO), 0x48 lm75 (hwmon), 0x49 tmp102 (hwmon), 0x76 bme280 (IIO),
 #       and three-axis IIO chips: 0x4c mma7660 (accelerometer), 0x1e hmc5843 (magnetometer),
@@ -58,9 +61,9 @@ setup_gpio() {
 	modprobe gpio-sim
 	C=$CFG/gpio-sim/lwm2md
 	mkdir "$C" "$C/bank0"
-	echo 8 > "$C/bank0/num_lines"
+	echo 12 > "$C/bank0/num_lines"
 	echo hwsim-gpio > "$C/bank0/label"
-	for l in 0:button 1:door 2:relay 3:led 6:probe-in 7:probe-out; do
+	for l in 0:button 1:door 2:relay 3:led 6:probe-in 7:probe-out 8:switch 9:push 10:valve; do
 		mkdir "$C/bank0/line${l%%:*}"
 		echo "${l#*:}" > "$C/bank0/line${l%%:*}/name"
 	done
