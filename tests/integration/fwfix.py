@@ -26,6 +26,7 @@ from pathlib import Path
 
 from daemon import REPO, die_with_parent
 from rawpeer import BLOCK2, CONTENT, ETAG, NOT_FOUND, SIZE2, CoapEndpoint, Msg, opt_uint, uint_opt
+from util import tmpfs  # noqa: F401  (test_firmware takes it from here)
 
 FW = REPO / "tests" / "fw"
 
@@ -260,16 +261,6 @@ class CoapsFiles:
                 self.proc.wait(timeout=10)
             except subprocess.TimeoutExpired:
                 self.proc.kill()
-
-
-def tmpfs(path: Path, size: str):
-    """Mounts a tmpfs of size at path; returns an unmount function."""
-    path.mkdir(parents=True, exist_ok=True)
-    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
-
-    def umount():
-        subprocess.run(["umount", "-l", str(path)], check=False)
-    return umount
 
 
 def copy_tree(src: Path, dst: Path):

@@ -19,6 +19,7 @@ from daemon import REPO
 from leshan import res
 from reporting_util import (event_values, log_offset, no_event, pause, private_server,  # noqa: F401
                             queue_files, queued_sends, restart, resume, sigkill, wait_count)
+from util import tmpfs
 
 CTL = REPO / "build" / "lwm2mctl"
 OUTAGE_OPTS = {"retry_timer": 1, "retry_count": 10, "sequence_delay": 5}
@@ -208,3 +209,60 @@ def test_queue_survives_daemon_restart(private_server, daemon, events):
     got = send_times(wait_count(ev, "SEND", len(want), timeout=40))
     assert got[:len(want)] == want, f"delivered {got}, queued {want}"
     assert all(b > a for a, b in zip(got, got[1:])), got
+
+
+@pytest.fixture
+def small_queue_disk(tmp_path):
+    """A state folder whose queue folder is a 16 KiB tmpfs (four pages: a few
+    queue files fill it).  Requested before `daemon`, so it is unmounted
+    after the daemon stopped."""
+    state = tmp_path / "state"
+    umount = tmpfs(state / "queue", "16k")
+    yield state
+    umount()
+
+
+def test_full_disk_drops_oldest_and_delivers_the_rest(small_queue_disk, private_server, daemon,
+                                                       events, tmp_path):
+    """The queue folder fills up during an outage: the oldest entries make
+    room for new ones, each drop is logged and counted in lwm2mctl status,
+    the daemon keeps going, and what is left arrives in order afterwards.
+    The readings are asked for with lwm2mctl send, so that none is taken
+    after the server is back and what arrives is exactly what was queued."""
+    srv = private_server()
+    d = daemon(server=srv, server_opts=OUTAGE_OPTS,
+               sections={"control": {"socket": str(tmp_path / "ctl.sock")},
+                         "state": {"dir": str(small_queue_disk)}})
+    ev = events(d.endpoint, srv)
+    assert lwm2mctl(d, "send", "/3/0/13").returncode == 0
+    ev.wait_for("SEND", timeout=15)
+    srv.stop()
+    ev.close()
+    off = log_offset(d)
+    for _ in range(10):                               # 10 readings; a few fit
+        last_at = time.time()
+        cp = lwm2mctl(d, "send", "/3/0/13")
+        assert cp.returncode == 0, f"lwm2mctl send: exit {cp.returncode}\n{cp.stdout}{cp.stderr}"
+        time.sleep(1.1)                               # 3/0/13 counts seconds
+    d.wait_log(r"send queue: dropped the oldest entry \(the disk is full\); \d+ dropped so far",
+               timeout=5, offset=off)
+    assert "this reading is lost" not in d.log_since(off), d.log_tail(40)
+    cp = lwm2mctl(d, "status")
+    assert cp.returncode == 0, f"lwm2mctl status: exit {cp.returncode}\n{cp.stdout}{cp.stderr}"
+    st = dict(line.split(": ", 1) for line in cp.stdout.splitlines() if ": " in line)
+    assert int(st["dropped"]) >= 3 and int(st["queued"]) >= 2, cp.stdout
+    d.assert_alive()
+    ev, queued = bring_back(d, srv, events)
+    want = [t13(q) for q in queued]
+    assert 2 <= len(want) < 10 and len(want) == int(st["queued"]), \
+        f"{len(want)} readings queued on a 16 KiB disk (status said {st['queued']}): {want}"
+    # the newest readings stayed, one apart (the first may be the one in
+    # flight when the server went away, kept while CoAP retransmits it)
+    assert_spaced(want[1:], 2, "queued readings")
+    assert want[-1] >= int(last_at) - 1, f"the last reading ({last_at:.0f}) is not among {want}"
+    ev.wait_for("REGISTRATION", timeout=40)
+    got = send_times(wait_count(ev, "SEND", len(want), timeout=40))
+    assert got == want, f"delivered {got}, queued {want}"
+    no_event(ev, "SEND", seconds=3)                   # each once, the dropped ones never
+    assert queue_files(d) == []
+    d.assert_alive()

@@ -1,7 +1,9 @@
 """Small helpers shared by the test files."""
 
 import re
+import subprocess
 import time
+from pathlib import Path
 
 from daemon import run_cli
 
@@ -60,3 +62,13 @@ def version_number() -> str:
     m = re.search(r"\b(\d+\.\d+\.\d+\S*)", cp.stdout)
     assert m, f"no version number in --version output: {cp.stdout!r}"
     return m.group(1)
+
+
+def tmpfs(path: Path, size: str):
+    """Mounts a tmpfs of size at path (root only); returns an unmount function."""
+    path.mkdir(parents=True, exist_ok=True)
+    subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(path)], check=True)
+
+    def umount():
+        subprocess.run(["umount", "-l", str(path)], check=False)
+    return umount
