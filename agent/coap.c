@@ -729,7 +729,9 @@ int coapc_notify(struct coapc *c, const uint8_t *token, size_t toklen, uint32_t 
 	if (!pdu)
 		return -ENOMEM;
 	coap_add_token(pdu, toklen, token);
-	coap_add_option(pdu, COAP_OPTION_OBSERVE, coap_encode_var_safe(b, sizeof(b), seq), b);
+	/* an error ends the observation, and says so by having no Observe (RFC 7641 3.2) */
+	if (COAP_RESPONSE_CLASS(code) == 2)
+		coap_add_option(pdu, COAP_OPTION_OBSERVE, coap_encode_var_safe(b, sizeof(b), seq), b);
 	if (format != LWM_FMT_NONE)
 		add_format(pdu, format);
 	if (len && !coap_add_data(pdu, len, payload)) {

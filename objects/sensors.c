@@ -16,8 +16,10 @@
  * never presents an old value as current; the failure is logged once, and
  * so is the recovery.  A section with present = device has its instance only
  * while the device can be opened: it is created and deleted, and the
- * registration updated.  A failure is not pushed to observers (it would end
- * their observations); they see the value again when it is back.
+ * registration updated.  A failure is pushed to observers at once (from a
+ * zero timer, as a read may be what found it): an observed value answers
+ * 5.03 in an error notification, which ends that observation (RFC 7641 3.2);
+ * an observed instance is notified without its value.
  *
  * What the server writes that is a setting (Application Type, polarity,
  * debounce, edge selection) is kept in STATE_DIR/sensors.json under the
@@ -152,6 +154,8 @@ void sensor_changed(struct sensor *s)
 	changed_now(s);
 }
 
+static void arm_later(struct sensor *s, uint64_t now);
+
 static void __attribute__((format(printf, 2, 3))) fail(struct sensor *s, const char *fmt, ...)
 {
 	char msg[400];
@@ -167,6 +171,9 @@ static void __attribute__((format(printf, 2, 3))) fail(struct sensor *s, const c
 	log_warn("%u/%u %s: %s; %s", s->type->oid, s->inst.id, s->cfg->name, msg,
 		 s->cfg->present_device ? "the instance is deleted until it works" :
 		 "answering 5.03 until it works");
+	/* observers learn it from on_later(), outside whatever read found it */
+	s->pending_change = true;
+	arm_later(s, loop_now());
 }
 
 static void recovered(struct sensor *s)

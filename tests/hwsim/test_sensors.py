@@ -466,6 +466,43 @@ def test_unbind_gives_503_and_rebind_gives_values_again(lwm2md, rest, hw, path, 
     assert lwm2md.alive()
 
 
+def test_failure_is_pushed_to_observers_and_ends_the_observation(lwm2md, rest, events, hw, lm75):
+    """An observed value whose device goes away: the observer gets a 5.03 notification at once
+    (not at the next read), which ends the observation (RFC 7641 3.2: an error carries no
+    Observe); with the device back a new observation notifies again."""
+    path = f"/3303/1/{SENSOR_VALUE}"
+    wait_value(rest, path, 25.0)
+    stream = events()
+    r = observe(rest, EP, path)
+    assert r.code == 205, r
+    start = len(stream.events)
+    hw.i2c_unbind(hw.lm75, "lm75")
+    try:
+        e = stream.wait_for("NOTIFICATION", is_notification_of(path), timeout=20)
+        assert e.data.get("val") is None, f"not an error notification: {e.data}"
+        # the server has no observation left to cancel
+        r = cancel_observe(rest, EP, path, active=True)
+        assert r.http == 404 and "no observation" in str(r.body), \
+            f"the observation of {path} still exists at the server: {r}"
+        assert f"observation of {path} ended: it can no longer be read" in lwm2md.log()
+    finally:
+        hw.i2c_bind(hw.lm75, "lm75")
+    wait_value(rest, path, 25.0, timeout=20)
+    # nothing more for the ended observation, whatever the value does
+    lm75(26.5)
+    wait_value(rest, path, 26.5)
+    notes = events_since(stream, "NOTIFICATION", start, is_notification_of(path))
+    assert len(notes) == 1, f"notifications after the observation ended: {[n.data for n in notes]}"
+    r = observe(rest, EP, path)
+    assert r.code == 205 and r.content == pytest.approx(26.5), r
+    try:
+        lm75(24.0)
+        e = stream.wait_for("NOTIFICATION", lambda d: is_notification_of(path)(d) and
+                            single_value(d) == pytest.approx(24.0), timeout=10)
+    finally:
+        cancel_observe(rest, EP, path, active=True)
+
+
 def test_present_device_instance_follows_the_device(lwm2md, rest, events, hw):
     """present = device: /3303/2 (tmp102) exists only while its device does; the registration is
     updated when it goes and when it comes back."""
