@@ -272,6 +272,8 @@ static int firmware_key(struct reader *r, const char *sec, const char *key, cons
 		return set_str(r, &f->boot_state_command, val);
 	if (!strcmp(key, "boot_confirm_command"))
 		return set_str(r, &f->boot_confirm_command, val);
+	if (!strcmp(key, "defer_command"))
+		return set_str(r, &f->defer_command, val);
 	if (!strcmp(key, "max_size")) {       /* KiB, so that 32 bits go far enough */
 		kib = 0;
 		set_u32(r, sec, key, val, &kib, 0, UINT32_MAX);
@@ -543,6 +545,7 @@ void cfg_free(struct cfg *c)
 	free(c->firmware.ca_file);
 	free(c->firmware.boot_state_command);
 	free(c->firmware.boot_confirm_command);
+	free(c->firmware.defer_command);
 	free(c->state_dir);
 	free(c->ctl_socket);
 	cfg_sensors_free(c);

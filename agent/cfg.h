@@ -52,6 +52,7 @@ struct cfg_firmware {
 	char *ca_file;          /* CA bundle for https://, coaps:// (default: the system's) */
 	char *boot_state_command;       /* prints the boot loader's update state (ustate) */
 	char *boot_confirm_command;     /* marks a tested update good (ustate 2 -> 0) */
+	char *defer_command;    /* asked before an update: exit 0 installs, 1 defers */
 	uint32_t timeout;       /* s without progress before a pull gives up */
 	uint32_t install_timeout;       /* s for an install to finish */
 };

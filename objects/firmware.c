@@ -21,6 +21,15 @@
  * the old version, a failed state, a state that cannot be read or a failed
  * confirmation is failure (8).  Never success by default.
  *
+ * Deferral (1.2's Update Result 11): when [firmware] defer_command is set,
+ * Maximum Defer Period (13) is not 0 and Severity (11) is not Critical, an
+ * Update (Execute, or Automatic Upgrade at Download) first asks that command:
+ * exit 0 installs now, exit 1 defers (the state stays Downloaded, Update
+ * Result 11), anything else is logged and installs.  A deferred update
+ * installs by itself, without asking, once Maximum Defer Period has passed
+ * since the first deferral (persisted, so a restart does not extend it); an
+ * Execute in between asks again.
+ *
  * Every state change is written to STATE_DIR/firmware.json before it is
  * visible, so a power cut at any step finds a state it can continue from. */
 #include "objects.h"
@@ -77,6 +86,7 @@ struct fw {
 	struct fw_dl *dl;               /* a pull (image or signature) in progress */
 	struct fw_inst *job;            /* a check or an install in progress */
 	struct loop_timer timer;        /* start-up work and pull retries */
+	struct loop_timer defer_timer;  /* the end of Maximum Defer Period */
 	/* persisted in firmware.json */
 	int state, result;
 	char *uri;                      /* Package URI, "" if none */
@@ -91,7 +101,9 @@ struct fw {
 	char version_before[VERSION_MAX];       /* what ran when the install started */
 	int64_t install_time;
 	bool installed;                 /* the installer said success; reboot pending */
+	int64_t defer_since;            /* first deferral of this image (s), 0: none */
 	bool deciding;                  /* the boot state or confirm command runs */
+	bool asking;                    /* the defer command runs */
 	/* not persisted */
 	bool start_pending;             /* the start-up timer has work to do */
 	int retries;
@@ -144,14 +156,16 @@ static void save(struct fw *f)
 	char *text = NULL;
 	json_t *root;
 
-	root = json_pack("{s:i, s:i, s:s, s:b, s:s, s:s, s:s, s:i, s:I, s:b, s:I, s:s, s:s, s:I, s:b}",
+	root = json_pack("{s:i, s:i, s:s, s:b, s:s, s:s, s:s, s:i, s:I, s:b, s:I, s:s, s:s, s:I, s:b, "
+			 "s:I}",
 			 "state", f->state, "result", f->result, "uri", f->uri, "pull", f->pull,
 			 "validator", f->validator, "pkg_name", f->pkg_name,
 			 "pkg_version", f->pkg_version, "severity", f->severity,
 			 "defer", (json_int_t)f->defer, "auto_upgrade", f->auto_upgrade,
 			 "last_change", (json_int_t)f->last_change, "sha256", f->hash,
 			 "version_before", f->version_before,
-			 "install_time", (json_int_t)f->install_time, "installed", f->installed);
+			 "install_time", (json_int_t)f->install_time, "installed", f->installed,
+			 "defer_since", (json_int_t)f->defer_since);
 	if (!root || !(text = json_dumps(root, JSON_SORT_KEYS | JSON_INDENT(1)))) {
 		log_err("5/0: cannot save the update state: out of memory");
 		goto out;
@@ -210,6 +224,7 @@ static void load(struct fw *f)
 	f->last_change = json_integer_value(json_object_get(root, "last_change"));
 	f->install_time = json_integer_value(json_object_get(root, "install_time"));
 	f->installed = json_is_true(json_object_get(root, "installed"));
+	f->defer_since = json_integer_value(json_object_get(root, "defer_since"));
 out:
 	json_decref(root);
 	buf_fini(&b);
@@ -247,6 +262,8 @@ static void stop_work(struct fw *f)
 	fw_install_cancel(f->job);
 	f->job = NULL;
 	loop_timer_cancel(f->ag->loop, &f->timer);
+	loop_timer_cancel(f->ag->loop, &f->defer_timer);
+	f->asking = false;
 	f->retries = 0;
 }
 
@@ -257,6 +274,7 @@ static void to_idle(struct fw *f, int result)
 	fw_image_remove(&f->im);
 	f->pkg_name[0] = f->pkg_version[0] = f->hash[0] = f->version_before[0] = 0;
 	f->installed = false;
+	f->defer_since = 0;
 	set_str(&f->validator, "");
 	f->push_off = 0;
 	set_state(f, ST_IDLE, result);
@@ -329,7 +347,7 @@ out:
 	return ok;
 }
 
-static void start_update(struct fw *f);
+static void request_update(struct fw *f);
 
 static void now_downloaded(struct fw *f)
 {
@@ -338,7 +356,7 @@ static void now_downloaded(struct fw *f)
 		 f->pkg_version);
 	set_state(f, ST_DOWNLOADED, FW_R_INITIAL);
 	if (f->auto_upgrade)
-		start_update(f);
+		request_update(f);
 }
 
 static void check_done(void *arg, bool ok, const char *why, const char *version)
@@ -735,6 +753,8 @@ static void start_update(struct fw *f)
 		fail(f, FW_R_INTEGRITY, "the image changed on disk since it was verified");
 		return;
 	}
+	loop_timer_cancel(f->ag->loop, &f->defer_timer);
+	f->defer_since = 0;
 	running_version(f, f->version_before, sizeof(f->version_before));
 	f->install_time = wall_s();
 	f->installed = false;
@@ -746,6 +766,101 @@ static void start_update(struct fw *f)
 		log_warn("5/0: install not started: %s: Update Result %d", err.msg, FW_R_FAILED);
 		set_state(f, ST_DOWNLOADED, FW_R_FAILED);
 	}
+}
+
+/* ---- deferral --------------------------------------------------------- */
+
+/* Seconds the update may still be deferred. */
+static int64_t defer_left(const struct fw *f)
+{
+	int64_t left;
+
+	if (!f->defer_since)
+		return (int64_t)f->defer;
+	left = f->defer_since + (int64_t)f->defer - wall_s();
+	if (left > (int64_t)f->defer)
+		left = (int64_t)f->defer;       /* the clock went back */
+	return left > 0 ? left : 0;
+}
+
+static void arm_defer(struct fw *f)
+{
+	if (f->state == ST_DOWNLOADED && f->result == FW_R_DEFERRED)
+		loop_timer_set(f->ag->loop, &f->defer_timer, (uint64_t)defer_left(f) * 1000);
+}
+
+static void defer_over(struct loop_timer *t)
+{
+	struct fw *f = container_of(t, struct fw, defer_timer);
+
+	if (f->state != ST_DOWNLOADED || f->result != FW_R_DEFERRED || f->asking)
+		return;
+	log_info("5/0: Maximum Defer Period (%llu s) is over: installing without asking",
+		 (unsigned long long)f->defer);
+	start_update(f);
+}
+
+static void defer_answer(struct agent *ag, const char *name, const struct hook_result *r)
+{
+	struct dm_obj *obj = dm_find_obj(ag->dm, 5);
+	struct fw *f = obj ? fwo(obj) : NULL;
+
+	if (!f || !f->asking)
+		return;
+	f->asking = false;
+	if (f->state != ST_DOWNLOADED)
+		return;
+	if (r->status >= 0 && WIFEXITED(r->status) && WEXITSTATUS(r->status) == 1) {
+		if (!f->defer_since)
+			f->defer_since = wall_s();
+		log_info("5/0: update deferred by defer_command; it installs by itself in %lld s "
+			 "at the latest: Update Result %d", (long long)defer_left(f), FW_R_DEFERRED);
+		set_state(f, ST_DOWNLOADED, FW_R_DEFERRED);
+		arm_defer(f);
+		return;
+	}
+	if (r->status >= 0 && WIFEXITED(r->status) && WEXITSTATUS(r->status) == 0)
+		log_info("5/0: defer_command accepted the update");
+	else if (r->timed_out)
+		log_warn("5/0: defer_command timed out: installing");
+	else if (r->status >= 0 && WIFEXITED(r->status))
+		log_warn("5/0: defer_command exited with status %d (0 installs, 1 defers): "
+			 "installing", WEXITSTATUS(r->status));
+	else
+		log_warn("5/0: defer_command did not answer: installing");
+	start_update(f);
+}
+
+/* An Update was asked for (Execute, Automatic Upgrade at Download): install,
+ * or first ask whether to defer (see the top of this file). */
+static void request_update(struct fw *f)
+{
+	const char *cmd = f->ag->cfg->firmware.defer_command;
+	char sev[16], left[32];
+
+	if (f->asking)
+		return;         /* the question is out already */
+	if (!cmd || !*cmd || !f->defer || f->severity == 0 || (f->defer_since && !defer_left(f))) {
+		if (cmd && *cmd)
+			log_info("5/0: update not offered for deferral (%s)",
+				 f->severity == 0 ? "Severity Critical" :
+				 !f->defer ? "Maximum Defer Period 0" : "Maximum Defer Period over");
+		start_update(f);
+		return;
+	}
+	f->asking = true;
+	snprintf(sev, sizeof(sev), "%d", f->severity);
+	snprintf(left, sizeof(left), "%lld", (long long)defer_left(f));
+	/* the hook's environment is the daemon's, taken at fork */
+	setenv("LWM2MD_FW_SEVERITY", sev, 1);
+	setenv("LWM2MD_FW_DEFER_LEFT", left, 1);
+	setenv("LWM2MD_FW_PKG_NAME", f->pkg_name, 1);
+	setenv("LWM2MD_FW_PKG_VERSION", f->pkg_version, 1);
+	hook_run_opts(f->ag, "defer", cmd, &(struct hook_opts){ 0 }, defer_answer);
+	unsetenv("LWM2MD_FW_SEVERITY");
+	unsetenv("LWM2MD_FW_DEFER_LEFT");
+	unsetenv("LWM2MD_FW_PKG_NAME");
+	unsetenv("LWM2MD_FW_PKG_VERSION");
 }
 
 /* ---- push ------------------------------------------------------------- */
@@ -955,11 +1070,12 @@ static int fw_write(struct dm_obj *obj, struct dm_inst *inst, uint16_t rid, uint
 		return 0;
 	case OMA_5_MAXIMUM_DEFER_PERIOD:
 		f->defer = v->u;
+		arm_defer(f);           /* a deferred update's deadline moves with it */
 		return 0;
 	case OMA_5_AUTOMATIC_UPGRADE_AT_DOWNLOAD:
 		f->auto_upgrade = v->b;
 		if (f->auto_upgrade && f->state == ST_DOWNLOADED)
-			start_update(f);
+			request_update(f);
 		return 0;
 	}
 	return LWM_ENOTALLOWED;
@@ -976,7 +1092,7 @@ static int fw_execute(struct dm_obj *obj, struct dm_inst *inst, uint16_t rid, co
 			log_info("5/0: Update refused: %s", state_name(f->state));
 			return LWM_ENOTALLOWED;
 		}
-		start_update(f);
+		request_update(f);
 		return 0;
 	case OMA_5_CANCEL:
 		if (f->state != ST_DOWNLOADING && f->state != ST_DOWNLOADED) {
@@ -1029,6 +1145,8 @@ static void on_timer(struct loop_timer *t)
 	case ST_DOWNLOADED:
 		if (!fw_image_exists(&f->im))
 			fail(f, FW_R_INTEGRITY, "the downloaded image is gone");
+		else
+			arm_defer(f);   /* a deferred update keeps its deadline */
 		break;
 	}
 }
@@ -1062,6 +1180,7 @@ struct dm_obj *firmware_obj_new(struct agent *ag)
 		log_warn("5/0: download folder: %s", err.msg);
 	fw_image_init(&f->im, fw_dir(ag), ag->cfg->firmware.max_size);
 	f->timer.cb = on_timer;
+	f->defer_timer.cb = defer_over;
 	load(f);
 	if (f->state == ST_IDLE && fw_image_exists(&f->im))
 		fw_image_remove(&f->im);        /* left over from a cut-off reset */
@@ -1082,6 +1201,7 @@ void firmware_obj_free(struct dm_obj *obj)
 	fw_dl_cancel(f->dl);
 	fw_install_cancel(f->job);
 	loop_timer_cancel(f->ag->loop, &f->timer);
+	loop_timer_cancel(f->ag->loop, &f->defer_timer);
 	fw_image_close(&f->im);
 	buf_fini(&f->sigbuf);
 	free(f->uri);

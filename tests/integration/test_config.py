@@ -230,6 +230,7 @@ def test_line_too_long_for_the_parser_is_named(tmp_path):
 def test_firmware_boot_state_keys_accepted(tmp_path):
     p = write(tmp_path, "[server]\nuri = coap://127.0.0.1:5683\n[firmware]\n"
                         "boot_state_command = fw_printenv ustate\nboot_confirm_command = fw_setenv ustate 0\n"
+                        "defer_command = /usr/lib/lwm2md/ask-user\n"
                         "install_timeout = 1200\n")
     cp = check(p)
     assert cp.returncode == 0, cp.stderr

@@ -584,3 +584,125 @@ def test_reboot_testing_state_confirm_fails(box, slow_rest, rest, endpoint, tmp_
     restart(b)
     wait_state(rest, endpoint, IDLE, 8)
     b.d.wait_log(r"could not be confirmed \(boot_confirm_command: exit status 1\)")
+
+
+# --- deferral (1.2: Update Result 11, Severity, Maximum Defer Period) -----------
+
+def deferring_box(box, tmp_path, answer: int, extra=None):
+    """A box whose defer_command records what it was told and answers with its exit
+    status (0 install now, 1 defer).  Returns (box, installed image path, record)."""
+    dest = tmp_path / "installed.img"
+    record = tmp_path / "asked"
+    script = tmp_path / "defer.sh"
+    script.write_text(f'echo "severity=$LWM2MD_FW_SEVERITY left=$LWM2MD_FW_DEFER_LEFT" >> {record}\n'
+                      f"exit {answer}\n")
+    b = box(firmware={"install_command": f'cp "$LWM2MD_FW_IMAGE" {dest}', "defer_command": f"sh {script}",
+                      **(extra or {})})
+    return b, dest, record
+
+
+def write_defer(rest, ep, seconds: int, severity: int = 1):
+    assert rest.write(ep, "5/0/13", res(13, seconds, "UNSIGNED_INTEGER"), format="TEXT").code == 204
+    assert rest.write(ep, "5/0/11", res(11, severity, "INTEGER"), format="TEXT").code == 204
+
+
+def test_update_deferred_then_installed_when_the_period_ends(box, slow_rest, rest, endpoint, events, tmp_path):
+    """Maximum Defer Period 6 s, Severity Mandatory, the defer command defers: Execute
+    Update is answered 2.04, the state stays Downloaded with Update Result 11 (seen by
+    an observer), nothing is installed; a restart keeps the deferral; once the period is
+    over the update installs without asking again and the reboot hook runs."""
+    b, dest, record = deferring_box(box, tmp_path, 1)
+    write_defer(rest, endpoint, 6)
+    assert push(slow_rest, endpoint, b"\x11" * 3000).code == 204
+    wait_state(rest, endpoint, DOWNLOADED)
+    ev = events(endpoint)
+    assert observe(rest, endpoint, "5/0/5").code == 205
+    changed_before = rest.read(endpoint, "5/0/12").content
+    assert rest.execute(endpoint, "5/0/2").code == 204
+    ev.wait_for("NOTIFICATION", lambda d: is_notification_of("/5/0/5")(d) and single_value(d) == 11,
+                timeout=20)
+    assert fw_state(rest, endpoint) == (DOWNLOADED, 11)
+    assert not dest.exists() and not b.flag.exists()
+    asked = record.read_text().splitlines()
+    assert len(asked) == 1 and asked[0].startswith("severity=1 left="), asked
+    assert 0 < int(asked[0].split("left=")[1]) <= 6
+    assert rest.read(endpoint, "5/0/12").content == changed_before, "State did not change"
+    b.d.wait_log(r"update deferred by defer_command; .*Update Result 11")
+    restart(b)
+    assert fw_state(rest, endpoint) in ((DOWNLOADED, 11), (UPDATING, 0), (IDLE, 8)), fw_state(rest, endpoint)
+    poll(b.flag.exists, 40, "the deferred update installed and the reboot hook run")
+    assert dest.read_bytes() == b"\x11" * 3000
+    b.d.wait_log(r"Maximum Defer Period \(6 s\) is over: installing without asking")
+    assert len(record.read_text().splitlines()) == 1, "asked again after the period"
+    assert fw_state(rest, endpoint)[0] in (UPDATING, IDLE)
+
+
+def test_update_accepted_by_defer_command(box, slow_rest, rest, endpoint, tmp_path):
+    b, dest, record = deferring_box(box, tmp_path, 0)
+    write_defer(rest, endpoint, 3600, severity=2)
+    assert push(slow_rest, endpoint, b"\x12" * 3000).code == 204
+    wait_state(rest, endpoint, DOWNLOADED)
+    assert rest.execute(endpoint, "5/0/2").code == 204
+    poll(b.flag.exists, 20, "reboot hook")
+    assert dest.exists()
+    assert record.read_text().startswith("severity=2 left=3600"), record.read_text()
+    b.d.wait_log(r"defer_command accepted the update")
+
+
+@pytest.mark.parametrize("seconds,severity,why", [(3600, 0, "Severity Critical"), (0, 1, "Maximum Defer Period 0")])
+def test_update_not_deferrable(box, slow_rest, rest, endpoint, tmp_path, seconds, severity, why):
+    """A Critical image, or a Maximum Defer Period of 0: the defer command is not asked
+    and the update installs at once."""
+    b, dest, record = deferring_box(box, tmp_path, 1)
+    write_defer(rest, endpoint, seconds, severity)
+    assert push(slow_rest, endpoint, b"\x13" * 3000).code == 204
+    wait_state(rest, endpoint, DOWNLOADED)
+    assert rest.execute(endpoint, "5/0/2").code == 204
+    poll(b.flag.exists, 20, "reboot hook")
+    assert not record.exists()
+    b.d.wait_log(rf"update not offered for deferral \({why}\)")
+
+
+def test_deferred_update_cancelled(box, slow_rest, rest, endpoint, tmp_path):
+    """Cancel while deferred: Idle, Update Result 10, the image gone, and nothing installs
+    when the period would have ended."""
+    b, dest, record = deferring_box(box, tmp_path, 1)
+    write_defer(rest, endpoint, 3)
+    assert push(slow_rest, endpoint, b"\x14" * 3000).code == 204
+    wait_state(rest, endpoint, DOWNLOADED)
+    assert rest.execute(endpoint, "5/0/2").code == 204
+    wait_state(rest, endpoint, DOWNLOADED, 11)
+    assert rest.execute(endpoint, "5/0/10").code == 204
+    assert fw_state(rest, endpoint) == (IDLE, 10)
+    time.sleep(5)
+    assert not dest.exists() and not b.flag.exists()
+    assert not image_path(b).exists()
+
+
+def test_last_state_change_time(box, slow_rest, rest, endpoint):
+    """12 is the wall-clock time of the last State change (set before the change)."""
+    box(firmware={"install_command": "true"})
+    t0 = int(time.time())
+    assert push(slow_rest, endpoint, b"\x15" * 2000).code == 204
+    wait_state(rest, endpoint, DOWNLOADED)
+    t = rest.read(endpoint, "5/0/12").content.timestamp()
+    assert t0 - 5 <= t <= time.time() + 5, t
+
+
+def test_automatic_upgrade_at_download_asks_to_defer(box, slow_rest, rest, endpoint, tmp_path):
+    """Automatic Upgrade at Download (14, 1.2) set: the finished download goes to the
+    update by itself, through the same deferral question: deferred (11) first, then an
+    Execute Update asks again and the command's new answer installs."""
+    b, dest, record = deferring_box(box, tmp_path, 1)
+    write_defer(rest, endpoint, 3600)
+    assert rest.write(endpoint, "5/0/14", res(14, True, "BOOLEAN"), format="TEXT").code == 204
+    assert push(slow_rest, endpoint, b"\x16" * 3000).code == 204
+    wait_state(rest, endpoint, DOWNLOADED, 11)
+    assert not dest.exists()
+    (tmp_path / "defer.sh").write_text(f'echo "again left=$LWM2MD_FW_DEFER_LEFT" >> {record}\nexit 0\n')
+    assert rest.execute(endpoint, "5/0/2").code == 204
+    poll(b.flag.exists, 20, "reboot hook")
+    assert dest.read_bytes() == b"\x16" * 3000
+    asked = record.read_text().splitlines()
+    assert len(asked) == 2 and asked[1].startswith("again left="), asked
+    assert 0 < int(asked[1].split("left=")[1]) <= 3600
