@@ -284,6 +284,18 @@ static int firmware_key(struct reader *r, const char *sec, const char *key, cons
 		return set_u32(r, sec, key, val, &f->timeout, 1, 86400);
 	if (!strcmp(key, "install_timeout"))
 		return set_u32(r, sec, key, val, &f->install_timeout, 1, 86400);
+	if (!strcmp(key, "coap_block_size")) {  /* a CoAP block size: 2^(4..10) */
+		int errors = r->errors;
+		uint32_t v = 0;
+
+		set_u32(r, sec, key, val, &v, 16, 1024);
+		if (r->errors == errors && (v & (v - 1)))
+			cfg_error(r, sec, key, val, "expected a power of two (16, 32, 64, 128, 256, "
+				  "512 or 1024)");
+		else if (r->errors == errors)
+			f->coap_block_size = v;
+		return 1;
+	}
 	cfg_error(r, sec, key, val, "unknown key");
 	return 1;
 }
@@ -433,6 +445,7 @@ static void defaults(struct cfg *c)
 	c->server.default_pmax = 0;
 	c->hooks.timeout = 60;
 	c->firmware.timeout = 60;
+	c->firmware.coap_block_size = 1024;
 	c->firmware.install_timeout = 600;
 	c->queue_max = 1000;
 	c->log_level = LOG_INFO;

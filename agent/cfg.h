@@ -55,6 +55,7 @@ struct cfg_firmware {
 	char *defer_command;    /* asked before an update: exit 0 installs, 1 defers */
 	uint32_t timeout;       /* s without progress before a pull gives up */
 	uint32_t install_timeout;       /* s for an install to finish */
+	uint32_t coap_block_size;       /* bytes per Block2 asked for in coap(s) pulls */
 };
 
 /* [send.NAME]: resources sent to the server every period seconds. */

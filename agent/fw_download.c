@@ -42,7 +42,6 @@
 #include "loop.h"
 
 #define MAX_SOCKS 4
-#define COAP_SZX 6              /* 1024-byte blocks */
 #define COAP_TRIES 4            /* sends of one block request (libcoap retransmits inside) */
 #define DEFAULT_CA_FILE "/etc/ssl/certs/ca-certificates.crt"     /* Debian's ca-certificates */
 
@@ -85,6 +84,7 @@ struct fw_dl {
 	size_t cetag_len;
 	bool cetag_known;
 	uint32_t block;                 /* the block asked for */
+	unsigned szx;                   /* its size: 1 << (szx + 4) bytes, from the config */
 	int tries;
 };
 
@@ -493,7 +493,7 @@ static void coap_ask(struct fw_dl *dl)
 					(const uint8_t *)s);
 	}
 	coap_add_option(pdu, COAP_OPTION_BLOCK2,
-			coap_encode_var_safe(b, sizeof(b), dl->block << 4 | COAP_SZX), b);
+			coap_encode_var_safe(b, sizeof(b), dl->block << 4 | dl->szx), b);
 	if (coap_send(dl->csess, pdu) == COAP_INVALID_MID)
 		end(dl, FW_R_CONN_LOST, "cannot send a CoAP request");
 	coap_arm(dl);
@@ -530,7 +530,7 @@ static coap_response_t coap_on_response(coap_session_t *s, const coap_pdu_t *sen
 	if (!coap_get_block_b(s, recv, COAP_OPTION_BLOCK2, &blk)) {
 		blk.num = 0;
 		blk.m = 0;
-		blk.szx = COAP_SZX;
+		blk.szx = dl->szx;
 	}
 	chunk = (size_t)1 << (blk.szx + 4);
 	off = (size_t)blk.num * chunk;
@@ -563,7 +563,7 @@ static coap_response_t coap_on_response(coap_session_t *s, const coap_pdu_t *sen
 		return COAP_RESPONSE_OK;
 	}
 	if (dl->im && off != dl->im->size) {
-		if (off > dl->im->size || blk.szx != COAP_SZX) {
+		if (off > dl->im->size || blk.szx != dl->szx) {
 			/* a block size the server chose: ask again from 0 */
 			end(dl, FW_R_CONN_LOST, "CoAP block at %zu, expected %llu", off,
 			    (unsigned long long)dl->im->size);
@@ -667,6 +667,9 @@ static int cdl_start(struct fw_dl *dl, const char *validator, struct errbuf *err
 
 	if (coap_dl)
 		return errbuf_set(err, -EBUSY, "a CoAP download is running");
+	/* [firmware] coap_block_size is a power of two in 16..1024 (cfg.c) */
+	for (dl->szx = 0; dl->szx < 6 && 16u << dl->szx < dl->ag->cfg->firmware.coap_block_size;)
+		dl->szx++;
 	if (coap_split_uri((const uint8_t *)dl->uri, strlen(dl->uri), &u) < 0 ||
 	    u.host.length >= sizeof(host) || u.path.length >= sizeof(dl->cpath))
 		return errbuf_set(err, -EINVAL, "%s: not a CoAP URI", dl->uri);
@@ -734,13 +737,13 @@ static int cdl_start(struct fw_dl *dl, const char *validator, struct errbuf *err
 		}
 		dl->cetag_len = n;
 		dl->cetag_known = true;
-		dl->block = (uint32_t)(dl->im->size >> (COAP_SZX + 4));
-		if ((uint64_t)dl->block << (COAP_SZX + 4) != dl->im->size) {
+		dl->block = (uint32_t)(dl->im->size >> (dl->szx + 4));
+		if ((uint64_t)dl->block << (dl->szx + 4) != dl->im->size) {
 			/* a partial block (cut by a crash): keep whole blocks only */
 			struct errbuf e2 = { "" };
 
 			fw_image_close(dl->im);
-			if (truncate(dl->im->path, (off_t)((uint64_t)dl->block << (COAP_SZX + 4))) ||
+			if (truncate(dl->im->path, (off_t)((uint64_t)dl->block << (dl->szx + 4))) ||
 			    fw_image_begin(dl->im, true, &e2))
 				return errbuf_set(err, -EIO, "%s", e2.msg);
 		}

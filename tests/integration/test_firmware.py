@@ -706,3 +706,16 @@ def test_automatic_upgrade_at_download_asks_to_defer(box, slow_rest, rest, endpo
     asked = record.read_text().splitlines()
     assert len(asked) == 2 and asked[1].startswith("again left="), asked
     assert 0 < int(asked[1].split("left=")[1]) <= 3600
+
+
+def test_pull_coap_block_size(box, coapfiles, rest, endpoint):
+    """[firmware] coap_block_size = 512: a CoAP pull asks for 512-byte blocks (one
+    request per 512 bytes) and the image is whole."""
+    b = box(firmware={"install_command": "true", "coap_block_size": 512})
+    image = bytes((i * 7 + 3) & 0xFF for i in range(5000))
+    name = f"{endpoint}.bin"
+    coapfiles.files[name] = image
+    assert write_uri(rest, endpoint, f"{coapfiles.base}/{name}").code == 204
+    wait_state(rest, endpoint, DOWNLOADED)
+    assert image_path(b).read_bytes() == image
+    assert [n for _, n in coapfiles.requests] == list(range(10)), coapfiles.requests

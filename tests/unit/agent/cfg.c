@@ -42,6 +42,7 @@ static void test_good(void **state)
 	assert_string_equal(c->hooks.reboot, "touch /tmp/x");
 	assert_null(c->hooks.factory_reset);
 	assert_int_equal(c->hooks.timeout, 5);
+	assert_int_equal(c->firmware.coap_block_size, 512);
 	assert_string_equal(c->state_dir, "/tmp/lwm2md-state");
 	assert_int_equal(c->log_level, LOG_DEBUG);
 	cfg_free(c);
@@ -63,6 +64,7 @@ static void test_defaults(void **state)
 	assert_string_equal(c->server.binding, "U");
 	assert_int_equal(c->server.short_server_id, 1);
 	assert_string_equal(c->server.lwm2m_version, "1.1");
+	assert_int_equal(c->firmware.coap_block_size, 1024);
 	assert_string_equal(c->state_dir, "/var/lib/lwm2md");
 	assert_non_null(c->server.endpoint);       /* the host name */
 	cfg_free(c);
