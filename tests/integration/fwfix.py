@@ -175,6 +175,7 @@ class CoapFiles(CoapEndpoint):
     def __init__(self):
         self.files = {}
         self.requests = []
+        self._etags = {}                 # name -> (the bytes hashed, ETag): hashed once
         super().__init__(handler=self._serve, name="coapfiles")
 
     @property
@@ -195,7 +196,11 @@ class CoapFiles(CoapEndpoint):
         size = 1 << (szx + 4)
         chunk = data[num * size:(num + 1) * size]
         more = (num + 1) * size < len(data)
-        etag = hashlib.sha256(data).digest()[:8]
+        cached = self._etags.get(name)
+        if cached is None or cached[0] is not data:
+            cached = (data, hashlib.sha256(data).digest()[:8])
+            self._etags[name] = cached
+        etag = cached[1]
         r = Msg(code=CONTENT, payload=chunk)
         r.add(ETAG, etag)
         r.add(BLOCK2, uint_opt((num << 4) | (8 if more else 0) | szx))
