@@ -5,6 +5,11 @@ PREFIX    ?= /usr
 SYSCONFDIR ?= /etc
 DESTDIR   ?=
 VERSION   := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+# where this system's systemd and udev look (bookworm: /lib/systemd/system, /lib/udev)
+UNITDIR   ?= $(or $(shell pkg-config --variable=systemdsystemunitdir systemd 2>/dev/null),$(PREFIX)/lib/systemd/system)
+SYSUSERSDIR ?= $(or $(shell pkg-config --variable=sysusersdir systemd 2>/dev/null),$(PREFIX)/lib/sysusers.d)
+TMPFILESDIR ?= $(or $(shell pkg-config --variable=tmpfilesdir systemd 2>/dev/null),$(PREFIX)/lib/tmpfiles.d)
+UDEVDIR   ?= $(or $(shell pkg-config --variable=udevdir udev 2>/dev/null),$(PREFIX)/lib/udev)
 
 CC        ?= gcc
 PKGS      := libcoap-3-gnutls inih libcbor jansson libsystemd libiio libgpiod libcurl libmnl
@@ -35,7 +40,7 @@ LESHAN_JAR := tests/leshan-server/target/lwm2md-test-server.jar
 PYTEST    ?= python3 -m pytest
 
 .PHONY: all asan unit unit-asan check demo bench install clean deps integration integration-asan \
-	gen gen-check leshan fuzz fuzz-replay hwsim
+	gen gen-check leshan fuzz fuzz-replay hwsim deb
 all: $(B)/lwm2md $(B)/lwm2mctl
 
 $(B)/obj/%.o: %.c $(wildcard agent/*.h objects/*.h drivers/*.h) | $(B)/obj
@@ -126,9 +131,26 @@ install: $(B)/lwm2md $(B)/lwm2mctl
 	install -D -m 0755 $(B)/lwm2md $(DESTDIR)$(PREFIX)/bin/lwm2md
 	install -D -m 0755 $(B)/lwm2mctl $(DESTDIR)$(PREFIX)/bin/lwm2mctl
 	install -D -m 0640 etc/lwm2md.ini $(DESTDIR)$(SYSCONFDIR)/lwm2md/lwm2md.ini
-	install -D -m 0644 packaging/lwm2md.service $(DESTDIR)$(PREFIX)/lib/systemd/system/lwm2md.service
-	install -D -m 0644 packaging/sysusers.conf $(DESTDIR)$(PREFIX)/lib/sysusers.d/lwm2md.conf
-	install -D -m 0644 packaging/tmpfiles.conf $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/lwm2md.conf
+	install -D -m 0644 packaging/lwm2md.service $(DESTDIR)$(UNITDIR)/lwm2md.service
+	install -D -m 0644 packaging/sysusers.conf $(DESTDIR)$(SYSUSERSDIR)/lwm2md.conf
+	install -D -m 0644 packaging/tmpfiles.conf $(DESTDIR)$(TMPFILESDIR)/lwm2md.conf
+	install -D -m 0644 etc/lwm2md.ini $(DESTDIR)$(PREFIX)/share/lwm2md/lwm2md.ini
+	install -D -m 0755 packaging/hooks/reboot $(DESTDIR)$(PREFIX)/lib/lwm2md/reboot
+	install -D -m 0755 packaging/hooks/factory-reset $(DESTDIR)$(PREFIX)/lib/lwm2md/factory-reset
+	install -D -m 0644 packaging/polkit/lwm2md.rules $(DESTDIR)$(PREFIX)/share/polkit-1/rules.d/lwm2md.rules
+	install -D -m 0644 packaging/udev/60-lwm2md.rules $(DESTDIR)$(UDEVDIR)/rules.d/60-lwm2md.rules
+	install -D -m 0644 packaging/man/lwm2md.8 $(DESTDIR)$(PREFIX)/share/man/man8/lwm2md.8
+	install -D -m 0644 packaging/man/lwm2mctl.1 $(DESTDIR)$(PREFIX)/share/man/man1/lwm2mctl.1
+
+# ---- Debian package -------------------------------------------------------
+# `make deb` builds build/deb/lwm2md_VERSION_ARCH.deb from a copy of the tree
+# (dpkg-buildpackage writes beside its source folder).  Needs debhelper.
+deb:
+	rm -rf build/deb && mkdir -p build/deb/src
+	tar --exclude=./build --exclude=./.cache --exclude=./.git --exclude=./tests/leshan-server/target \
+		-cf - . | tar -xf - -C build/deb/src
+	cd build/deb/src && dpkg-buildpackage -b -us -uc
+	@ls build/deb/*.deb
 
 # ---- benchmark -----------------------------------------------------------
 

@@ -228,6 +228,16 @@ static int detach(void)
 	return 0;
 }
 
+/* Hooks (factory reset above all) learn which file is the configuration from
+ * LWM2MD_CONFIG, as an absolute path: they run from wherever the daemon is. */
+static void export_config_path(const char *path)
+{
+	char *abs = realpath(path, NULL);
+
+	setenv("LWM2MD_CONFIG", abs ? abs : path, 1);
+	free(abs);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -282,6 +292,7 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	log_set_level(ag->cfg->log_level);
+	export_config_path(ag->cfg_path);
 	if (!foreground && !getenv("NOTIFY_SOCKET") && !getenv("INVOCATION_ID") && detach()) {
 		log_err("cannot detach: %s", strerror(errno));
 		return 1;
