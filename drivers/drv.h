@@ -115,6 +115,19 @@ void drv_close(struct drv_channel *ch);
 /* Checks that sec's device exists now, without claiming it. */
 int drv_probe(const struct drv_ops *ops, const struct cfg_sensor *sec, struct errbuf *err);
 
+/* ---- device events (uevent.c) ------------------------------------------- */
+
+/* A non-blocking socket receiving the kernel's device events, or -errno
+ * (err says why). */
+int drv_uevent_open(struct errbuf *err);
+/* Takes every pending event from fd; *hw: one of them concerns a subsystem
+ * the drivers read (iio, hwmon, thermal, gpio, i2c), or some were lost.
+ * Returns how many were taken, or -errno. */
+int drv_uevent_read(int fd, bool *hw);
+/* Whether one event message (len bytes) is the kernel's and about such a
+ * subsystem. */
+bool drv_uevent_hw(const char *msg, size_t len);
+
 /* ---- helpers for drivers ---------------------------------------------- */
 
 /* Formats a path into out: 0, or -ENAMETOOLONG if it did not fit. */

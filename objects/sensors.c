@@ -16,7 +16,11 @@
  * never presents an old value as current; the failure is logged once, and
  * so is the recovery.  A section with present = device has its instance only
  * while the device can be opened: it is created and deleted, and the
- * registration updated.  A failure is pushed to observers at once (from a
+ * registration updated.  The kernel's device events (uevents of iio, hwmon,
+ * thermal, gpio and i2c) make every hardware sensor look again at once, so a
+ * device that comes or goes is seen without waiting for its period; the
+ * ticks remain for what sends no event (a chip that fails while bound).
+ * A failure is pushed to observers at once (from a
  * zero timer, as a read may be what found it): an observed value answers
  * 5.03 in an error notification, which ends that observation (RFC 7641 3.2);
  * an observed instance is notified without its value.
@@ -33,6 +37,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <unistd.h>
 
 #include <jansson.h>
 
@@ -132,6 +137,11 @@ struct sensors {
 	struct sensor **all;
 	size_t n, cap;
 	json_t *saved;                  /* sensors.json: settings by section name */
+	struct loop_fd uev;             /* kernel device events, watched when listening */
+	bool uev_on;
+	struct loop_timer uev_pass;     /* every hardware sensor looks again */
+	bool uev_all;                   /* the pass is for new events, not a retry */
+	uint32_t uev_retry_ms;          /* until the next retry of the failing ones */
 };
 
 /* ---- small helpers -------------------------------------------------------- */
@@ -469,6 +479,93 @@ static void on_tick(struct loop_timer *t)
 	loop_timer_set(g->set->ag->loop, &g->timer, g->due - now);
 }
 
+#define UEV_RETRY_MAX_MS 16000
+
+/* A device came or went: every hardware sensor is sampled now (a missing one
+ * opened again without the retry pause, which is for polling).  A device
+ * may not answer at once when it appears (tmp102 reports EAGAIN until its
+ * first conversion), so the ones still failing are tried again 0.5, 1, 2 ...
+ * 16 s later, about half a minute after the last event. */
+static void on_uev_pass(struct loop_timer *t)
+{
+	struct sensors *set = container_of(t, struct sensors, uev_pass);
+	uint64_t now = loop_now();
+	bool failing = false;
+	size_t i;
+
+	for (i = 0; i < set->n; i++) {
+		struct sensor *s = set->all[i];
+
+		if (s->cfg->drv == &drv_sim || (!set->uev_all && s->ch && !s->failing))
+			continue;
+		s->pending_change = false;
+		if (sample(s, now, false) || s->pending_change) {
+			s->pending_change = false;
+			arm_later(s, now);
+			changed_now(s);
+		}
+		failing |= !s->ch || s->failing;
+	}
+	set->uev_all = false;
+	if (!failing || set->uev_retry_ms >= UEV_RETRY_MAX_MS)
+		return;
+	set->uev_retry_ms = set->uev_retry_ms ? set->uev_retry_ms * 2 : 500;
+	loop_timer_set(set->ag->loop, &set->uev_pass, set->uev_retry_ms);
+}
+
+static void on_uevent(struct loop_fd *lf, uint32_t revents)
+{
+	struct sensors *set = container_of(lf, struct sensors, uev);
+	bool hw = false;
+	int rc = drv_uevent_read(lf->fd, &hw);
+
+	if (rc < 0)
+		log_warn("sensors: reading device events: %s", strerror(-rc));
+	/* after this turn of the loop: the events of one bind come in a burst */
+	if (hw) {
+		set->uev_all = true;
+		set->uev_retry_ms = 0;
+		loop_timer_set(set->ag->loop, &set->uev_pass, 0);
+	}
+}
+
+/* Listens to device events once a sensor reads hardware; without them
+ * (no netlink in a container) the ticks still find devices, later. */
+static void uev_start(struct sensors *set)
+{
+	struct errbuf err = { "" };
+	size_t i;
+	int fd;
+
+	for (i = 0; i < set->n && set->all[i]->cfg->drv == &drv_sim; i++)
+		;
+	if (set->uev_on || i == set->n)
+		return;
+	set->uev_pass.cb = on_uev_pass;
+	fd = drv_uevent_open(&err);
+	if (fd < 0) {
+		log_warn("sensors: %s; devices that come and go are seen on the sampling ticks only",
+			 err.msg);
+		return;
+	}
+	set->uev = (struct loop_fd){ .fd = fd, .events = EPOLLIN, .cb = on_uevent };
+	if (loop_add_fd(set->ag->loop, &set->uev)) {
+		close(fd);
+		return;
+	}
+	set->uev_on = true;
+}
+
+static void uev_stop(struct sensors *set)
+{
+	loop_timer_cancel(set->ag->loop, &set->uev_pass);
+	if (!set->uev_on)
+		return;
+	loop_del_fd(set->ag->loop, &set->uev);
+	close(set->uev.fd);
+	set->uev_on = false;
+}
+
 static void group_add(struct sensors *set, struct sensor *s)
 {
 	struct group *g;
@@ -754,6 +851,7 @@ struct sensors *sensors_new(struct agent *ag)
 			return NULL;
 		}
 	}
+	uev_start(set);
 	return set;
 }
 
@@ -783,6 +881,7 @@ void sensors_free(struct sensors *set)
 
 	if (!set)
 		return;
+	uev_stop(set);
 	for (i = 0; i < set->n; i++)
 		sensor_free(set, set->all[i]);
 	set->n = 0;
@@ -852,6 +951,7 @@ void sensors_reload(struct sensors *set, const struct cfg *c)
 		links |= s->linked;
 	}
 	free(kept);
+	uev_start(set);
 	if (links)
 		dm_links_changed(set->ag->dm);
 }

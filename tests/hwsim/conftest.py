@@ -291,6 +291,13 @@ SENSORS = {
     "relay": {"object": 3201, "instance": 0, "driver": "gpio", "chip": "hwsim-gpio", "line": "relay"},
     "led": {"object": 3201, "instance": 1, "driver": "gpio", "chip": "{gpiochip}", "line": str(LINE_LED),
             "initial": "true"},
+    # sampled every 300 s (max_age the same): within a run only the kernel's device events
+    # (uevents) make lwm2md look at these again
+    "board-slow": {"object": 3303, "instance": 5, "driver": "hwmon", "device": "lm75",
+                   "channel": "temp1", "period": 300},
+    "inlet-slow": {"object": 3303, "instance": 6, "driver": "hwmon",
+                   "device": "/sys/bus/i2c/devices/{tmp102}", "channel": "temp1", "present": "device",
+                   "period": 300},
     # IIO three-axis chips on i2c-stub (guest/hw.sh): channel = the IIO type, its _x, _y and _z
     "tilt": {"object": 3313, "instance": 0, "driver": "iio", "device": "mma7660", "channel": "accel",
              "max_age": 0},

@@ -74,7 +74,7 @@ def test_registers_with_sensor_objects(lwm2md, rest):
     links = {l["url"] for l in reg["objectLinks"]}
     for p in ["/3303/0", "/3303/1", "/3303/2", "/3303/3", "/3303/4", "/3304/0", "/3315/0", "/3316/0",
               "/3200/0", "/3200/1", "/3201/0", "/3201/1", "/3313/0", "/3314/0", "/3334/0",
-              "/3342/0", "/3347/0", "/3306/0"]:
+              "/3342/0", "/3347/0", "/3306/0", "/3303/5", "/3303/6"]:
         assert p in links, f"{p} not registered: {sorted(links)}"
 
 
@@ -519,6 +519,35 @@ def test_present_device_instance_follows_the_device(lwm2md, rest, events, hw):
         hw.i2c_bind(hw.tmp102, "tmp102")
     stream.wait_for("UPDATED", lambda d: "/3303/2" in links(d), timeout=20)
     assert read_value(rest, f"/3303/2/{SENSOR_VALUE}") == pytest.approx(25.5)
+
+
+def test_uevents_show_a_device_going_and_coming_without_waiting_for_the_period(lwm2md, rest, events,
+                                                                             hw):
+    """/3303/5 (lm75) and /3303/6 (tmp102, present = device) are sampled every 300 s and their
+    values count as fresh for as long: only the kernel's device events can make lwm2md look
+    at them again within the run. Unbound: 5.03, and /3303/6 deleted with an Update; bound
+    again: values, and /3303/6 back with an Update, all well before a tick could do it."""
+    links = lambda d: {l["url"] for l in d["registration"]["objectLinks"]}  # noqa: E731
+    value, inlet = f"/3303/5/{SENSOR_VALUE}", f"/3303/6/{SENSOR_VALUE}"
+    assert rest.read(EP, value).code == 205
+    assert "/3303/6" in {l["url"] for l in rest.client(EP)["objectLinks"]}
+    stream = events()
+    hw.i2c_unbind(hw.lm75, "lm75")
+    hw.i2c_unbind(hw.tmp102, "tmp102")
+    try:
+        deadline = time.monotonic() + 30
+        while (r := rest.read(EP, value)).code != 503:
+            assert r.code == 205, r
+            assert time.monotonic() < deadline, f"{value} still answers {r} with its device unbound"
+            time.sleep(0.3)
+        stream.wait_for("UPDATED", lambda d: "/3303/6" not in links(d), timeout=30)
+    finally:
+        hw.i2c_bind(hw.lm75, "lm75")
+        hw.i2c_bind(hw.tmp102, "tmp102")
+    wait_value(rest, value, 25.0, timeout=30)
+    stream.wait_for("UPDATED", lambda d: "/3303/6" in links(d), timeout=30)
+    assert read_value(rest, inlet) == pytest.approx(25.5)
+    assert "netlink uevent" not in lwm2md.log(), "lwm2md did not listen to device events"
 
 
 def test_gpio_chip_added_and_removed_at_run_time(lwm2md, rest, hw):
