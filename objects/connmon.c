@@ -6,10 +6,17 @@
  * gives the interface, the gateway and the source address.  IP Addresses are
  * that interface's addresses (the source address first), Router IP Addresses
  * the gateway of that route and of the interface's default routes.  Network
- * Bearer comes from the interface's type and sysfs (wireless, DEVTYPE);
- * Available Network Bearer lists the bearers of every interface that is up.
- * Radio Signal Strength and Link Quality exist for Wi-Fi only, from
- * /proc/net/wireless when the kernel has it; the cellular resources (APN,
+ * Bearer comes from the interface's type, nl80211 (generic netlink: an
+ * interface cfg80211 knows is Wi-Fi, whatever sysfs shows, e.g. inside a
+ * network namespace other than the one /sys was mounted in) and sysfs
+ * (wireless, phy80211, DEVTYPE); Available Network Bearer lists the bearers
+ * of every interface that is up.  Radio Signal Strength and Link Quality
+ * exist for Wi-Fi only: the signal of the station the interface is
+ * associated with (NL80211_CMD_GET_STATION, the last received frame's
+ * signal in dBm, what `iw dev X link` shows), and the link quality cfg80211
+ * derives from it for the wireless extensions (the signal clamped to
+ * -110..-40 dBm, plus 110: 0..70); /proc/net/wireless when nl80211 has no
+ * answer (no cfg80211, or an older driver).  The cellular resources (APN,
  * Cell ID, ...) and Link Utilization are not something the kernel knows,
  * so they are absent (4.04).
  *
@@ -38,7 +45,9 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <linux/genetlink.h>
 #include <linux/if_arp.h>
+#include <linux/nl80211.h>
 #include <linux/rtnetlink.h>
 #include <netinet/in.h>
 #include <stdio.h>
@@ -104,6 +113,9 @@ struct connmon {
 	struct mnl_socket *ev;          /* subscribed to changes, watched by the loop */
 	struct mnl_socket *rq;          /* our requests and their answers */
 	unsigned rq_portid, seq;
+	struct mnl_socket *gq;          /* generic netlink (nl80211), opened when first needed */
+	unsigned gq_portid;
+	uint16_t nl80211;               /* nl80211's family id, 0 until found */
 	struct loop_fd lf;
 	struct loop_timer timer;        /* the first look, and actions a read deferred */
 	struct view cur;
@@ -115,6 +127,7 @@ struct connmon {
 	void (*hook)(void *arg, const struct connmon_link *old, const struct connmon_link *now);
 	void *hook_arg;
 	uint8_t buf[NL_BUF];
+	uint8_t gbuf[NL_BUF];           /* nl80211's, asked while buf holds a dump */
 };
 
 /* ---- parsing netlink messages (pure) ---------------------------------- */
@@ -374,10 +387,11 @@ static int parse_wireless(const char *text, const char *ifname, int *level, int 
 
 /* Sends the request nlh (built in cm->buf) and passes each answer to cb.
  * 0, or -errno (the kernel's error, e.g. -ENETUNREACH for no route). */
-static int query(struct connmon *cm, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+static int query_on(struct connmon *cm, struct mnl_socket *sk, unsigned portid, uint8_t *buf,
+		    size_t size, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
 {
 	unsigned seq = ++cm->seq;
-	int fd = mnl_socket_get_fd(cm->rq);
+	int fd = mnl_socket_get_fd(sk);
 	uint8_t junk[256];
 	ssize_t n;
 	int rc;
@@ -388,21 +402,173 @@ static int query(struct connmon *cm, struct nlmsghdr *nlh, mnl_cb_t cb, void *da
 	while (recv(fd, junk, sizeof(junk), MSG_DONTWAIT | MSG_TRUNC) >= 0 || errno == EINTR)
 		;
 	nlh->nlmsg_seq = seq;
-	if (mnl_socket_sendto(cm->rq, nlh, nlh->nlmsg_len) < 0)
+	if (mnl_socket_sendto(sk, nlh, nlh->nlmsg_len) < 0)
 		return -errno;
 	for (;;) {
 		/* the kernel answers while handling the send, and makes each
 		 * further dump batch while handling a receive: never blocks */
-		n = mnl_socket_recvfrom(cm->rq, cm->buf, sizeof(cm->buf));
+		n = mnl_socket_recvfrom(sk, buf, size);
 		if (n < 0)
 			return -errno;
 		errno = 0;
-		rc = mnl_cb_run(cm->buf, (size_t)n, seq, cm->rq_portid, cb, data);
+		rc = mnl_cb_run(buf, (size_t)n, seq, portid, cb, data);
 		if (rc == MNL_CB_ERROR)
 			return errno ? -errno : -EIO;
 		if (rc == MNL_CB_STOP)
 			return 0;
 	}
+}
+
+static int query(struct connmon *cm, struct nlmsghdr *nlh, mnl_cb_t cb, void *data)
+{
+	return query_on(cm, cm->rq, cm->rq_portid, cm->buf, sizeof(cm->buf), nlh, cb, data);
+}
+
+/* ---- nl80211 ---------------------------------------------------------- */
+
+static int family_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
+		if (mnl_attr_get_type(a) == CTRL_ATTR_FAMILY_ID &&
+		    mnl_attr_validate(a, MNL_TYPE_U16) == 0)
+			*(uint16_t *)data = mnl_attr_get_u16(a);
+	return MNL_CB_OK;
+}
+
+static struct nlmsghdr *genl_request(struct connmon *cm, uint16_t family, uint8_t cmd,
+				     uint16_t flags)
+{
+	struct nlmsghdr *nlh = mnl_nlmsg_put_header(cm->gbuf);
+	struct genlmsghdr *g;
+
+	nlh->nlmsg_type = family;
+	nlh->nlmsg_flags = NLM_F_REQUEST | flags;
+	g = mnl_nlmsg_put_extra_header(nlh, sizeof(*g));
+	g->cmd = cmd;
+	g->version = 1;
+	return nlh;
+}
+
+/* Opens the generic netlink socket and finds nl80211 (cfg80211 may be
+ * loaded later, so a missing family is looked for again next time).  0, or
+ * -errno: -ENOENT when the kernel has no nl80211 now.  Without cfg80211 in
+ * the kernel nothing is asked: asking for an unknown family makes the
+ * kernel load its module, and a monitor should not load Wi-Fi support. */
+static int nl80211_ready(struct connmon *cm)
+{
+	struct nlmsghdr *nlh;
+	int rc;
+
+	if (cm->nl80211)
+		return 0;
+	if (access("/sys/module/cfg80211", F_OK))
+		return -ENOENT;
+	if (!cm->gq) {
+		cm->gq = mnl_socket_open2(NETLINK_GENERIC, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (!cm->gq)
+			return -errno;
+		if (mnl_socket_bind(cm->gq, 0, MNL_SOCKET_AUTOPID) < 0) {
+			rc = -errno;
+			mnl_socket_close(cm->gq);
+			cm->gq = NULL;
+			return rc;
+		}
+		cm->gq_portid = mnl_socket_get_portid(cm->gq);
+	}
+	nlh = genl_request(cm, GENL_ID_CTRL, CTRL_CMD_GETFAMILY, NLM_F_ACK);
+	mnl_attr_put_strz(nlh, CTRL_ATTR_FAMILY_NAME, NL80211_GENL_NAME);
+	rc = query_on(cm, cm->gq, cm->gq_portid, cm->gbuf, sizeof(cm->gbuf), nlh, family_cb,
+		      &cm->nl80211);
+	if (!rc && !cm->nl80211)
+		rc = -ENOENT;
+	return rc;
+}
+
+static int iftype_cb(const struct nlmsghdr *nlh, void *data)
+{
+	const struct nlattr *a;
+
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr))
+		if (mnl_attr_get_type(a) == NL80211_ATTR_IFTYPE &&
+		    mnl_attr_validate(a, MNL_TYPE_U32) == 0)
+			*(int *)data = (int)mnl_attr_get_u32(a);
+	return MNL_CB_OK;
+}
+
+/* Whether cfg80211 drives the interface: true for any Wi-Fi interface in
+ * this network namespace, whatever sysfs says. */
+static bool nl80211_is_wifi(struct connmon *cm, int ifindex)
+{
+	struct nlmsghdr *nlh;
+	int type = -1;
+
+	if (nl80211_ready(cm))
+		return false;
+	nlh = genl_request(cm, cm->nl80211, NL80211_CMD_GET_INTERFACE, NLM_F_ACK);
+	mnl_attr_put_u32(nlh, NL80211_ATTR_IFINDEX, (uint32_t)ifindex);
+	return query_on(cm, cm->gq, cm->gq_portid, cm->gbuf, sizeof(cm->gbuf), nlh, iftype_cb,
+			&type) == 0 && type >= 0;
+}
+
+struct station {
+	bool found;
+	int signal;                     /* dBm */
+};
+
+static int station_cb(const struct nlmsghdr *nlh, void *data)
+{
+	struct station *st = data;
+	const struct nlattr *a, *i;
+
+	if (st->found)
+		return MNL_CB_OK;
+	mnl_attr_for_each(a, nlh, sizeof(struct genlmsghdr)) {
+		if (mnl_attr_get_type(a) != NL80211_ATTR_STA_INFO ||
+		    mnl_attr_validate(a, MNL_TYPE_NESTED))
+			continue;
+		mnl_attr_for_each_nested(i, a) {
+			if (mnl_attr_get_type(i) == NL80211_STA_INFO_SIGNAL &&
+			    mnl_attr_validate(i, MNL_TYPE_U8) == 0) {
+				st->signal = (int8_t)mnl_attr_get_u8(i);
+				st->found = true;
+			}
+		}
+	}
+	return MNL_CB_OK;
+}
+
+/* The signal (dBm) of the station ifindex is associated with (for a client
+ * interface, its access point).  0, or -errno (-ENOENT: not associated or
+ * no nl80211). */
+static int nl80211_signal(struct connmon *cm, int ifindex, int *dbm)
+{
+	struct station st = { 0 };
+	struct nlmsghdr *nlh;
+	int rc;
+
+	if ((rc = nl80211_ready(cm)))
+		return rc;
+	nlh = genl_request(cm, cm->nl80211, NL80211_CMD_GET_STATION, NLM_F_DUMP);
+	mnl_attr_put_u32(nlh, NL80211_ATTR_IFINDEX, (uint32_t)ifindex);
+	rc = query_on(cm, cm->gq, cm->gq_portid, cm->gbuf, sizeof(cm->gbuf), nlh, station_cb, &st);
+	if (rc)
+		return rc;
+	if (!st.found)
+		return -ENOENT;
+	*dbm = st.signal;
+	return 0;
+}
+
+/* cfg80211's wireless-extensions link quality for a signal in dBm: 0..70. */
+static int wifi_quality(int dbm)
+{
+	if (dbm < -110)
+		dbm = -110;
+	if (dbm > -40)
+		dbm = -40;
+	return dbm + 110;
 }
 
 static int route_cb(const struct nlmsghdr *nlh, void *data)
@@ -555,12 +721,16 @@ static void link_kind(const struct connmon *cm, const char *name, char *devtype,
 	fclose(f);
 }
 
-static int link_bearer(const struct connmon *cm, const struct nl_link *l)
+static int link_bearer(struct connmon *cm, const struct nl_link *l)
 {
 	char devtype[128];
 	bool wireless;
 
 	link_kind(cm, l->name, devtype, sizeof(devtype), &wireless);
+	/* Wi-Fi interfaces are ARPHRD_ETHER; sysfs may not show this
+	 * namespace's interfaces, nl80211 does */
+	if (!wireless && l->type == ARPHRD_ETHER && strcmp(devtype, "wwan"))
+		wireless = nl80211_is_wifi(cm, l->ifindex);
 	return bearer_of(l->type, devtype, wireless);
 }
 
@@ -778,7 +948,8 @@ static void on_timer(struct loop_timer *t)
 
 /* ---- the object ------------------------------------------------------- */
 
-/* Radio Signal Strength and Link Quality of a Wi-Fi interface. */
+/* Radio Signal Strength and Link Quality of a Wi-Fi interface: nl80211,
+ * else /proc/net/wireless. */
 static int wireless_read(struct connmon *cm, uint16_t rid, struct dm_out *out)
 {
 	char p[PATH_MAX], text[4096];
@@ -788,6 +959,10 @@ static int wireless_read(struct connmon *cm, uint16_t rid, struct dm_out *out)
 
 	if (!cm->cur.ifindex || cm->cur.bearer != BEARER_WLAN)
 		return LWM_ENOTFOUND;
+	if (nl80211_signal(cm, cm->cur.ifindex, &level) == 0) {
+		v = dm_int(rid == OMA_4_RADIO_SIGNAL_STRENGTH ? level : wifi_quality(level));
+		return dm_out_value(out, &v);
+	}
 	snprintf(p, sizeof(p), "%s/proc/net/wireless", cm->sysroot);
 	fd = open(p, O_RDONLY | O_CLOEXEC);
 	if (fd < 0)
@@ -914,7 +1089,10 @@ static void close_sockets(struct connmon *cm)
 		mnl_socket_close(cm->ev);
 	if (cm->rq)
 		mnl_socket_close(cm->rq);
-	cm->ev = cm->rq = NULL;
+	if (cm->gq)
+		mnl_socket_close(cm->gq);
+	cm->ev = cm->rq = cm->gq = NULL;
+	cm->nl80211 = 0;
 }
 
 struct dm_obj *connmon_obj_new(struct agent *ag)

@@ -5,7 +5,8 @@
 #
 # What it does:
 #  * apt: qemu-system-x86, busybox-static, cpio, kmod, gcc/make, the libgpiod 1.6 / libiio 0.24 /
-#    i2c-tools command-line tools copied into the guest, iasl (acpica-tools, for the guest's ACPI
+#    i2c-tools command-line tools and iw and hostapd (the Wi-Fi case) copied into the guest, iasl
+#    (acpica-tools, for the guest's ACPI
 #    thermal zone) and linux-headers-$KV;
 #  * downloads (never installs) Debian's kernel image linux-image-$KV and extracts it;
 #  * builds the drivers Debian's kernel does not ship (CONFIG_GPIO_SIM, CONFIG_IRQ_SIM,
@@ -47,7 +48,7 @@ STAMP="rev=$SETUP_REV kv=$KV"
 
 # the host tools the harness and the guest need (libs of the copied tools come with them)
 HOST_PKGS="qemu-system-x86 busybox-static cpio kmod make gcc libc6-dev iproute2 gpiod libiio-utils
-	i2c-tools xz-utils acpica-tools linux-headers-$KV"
+	i2c-tools xz-utils acpica-tools iw hostapd linux-headers-$KV"
 
 missing_pkgs() {
 	for p in $HOST_PKGS; do

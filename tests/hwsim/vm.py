@@ -43,6 +43,7 @@ STOCK_MODULES = """
     tmp006 bmp280 bmp280-i2c opt3001 lm75 tmp102
     mma7660 hmc5843_i2c bmg160_i2c
     virtio_pci virtio_net
+    mac80211_hwsim
 """.split()
 
 # Host tools copied into the guest (with the shared libraries ldd names).
@@ -50,6 +51,7 @@ GUEST_TOOLS = """
     gpiodetect gpioinfo gpioget gpioset gpiomon gpiofind
     iio_info iio_attr iio_readdev iio_writedev iio_reg
     i2cset i2cget i2cdump i2cdetect
+    iw hostapd
 """.split()
 
 INIT = r"""#!/bin/busybox sh
