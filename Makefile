@@ -14,7 +14,9 @@ UDEVDIR   ?= $(or $(shell pkg-config --variable=udevdir udev 2>/dev/null),$(PREF
 CC        ?= gcc
 PKGS      := libcoap-3-gnutls inih libcbor jansson libsystemd libiio libgpiod libcurl libmnl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
-PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null)
+# libiio and libcurl are opened when first used (agent/dynlib.h): headers only
+DL_PKGS   := libiio libcurl
+PKG_LIBS   := $(shell pkg-config --libs $(filter-out $(DL_PKGS),$(PKGS)) 2>/dev/null)
 CMOCKA_LIBS := $(shell pkg-config --libs cmocka 2>/dev/null)
 
 WARN      := -Wall -Wextra -Werror -Wno-unused-parameter -Wshadow -Wformat=2 -Wstrict-prototypes

@@ -30,16 +30,63 @@
 #include <unistd.h>
 
 #include <coap3/coap.h>
+/* the type-checking macros of curl.h would hide the functions the table below
+ * points at; the table keeps their prototypes */
+#define CURL_DISABLE_TYPECHECK
 #include <curl/curl.h>
+#undef curl_easy_setopt
+#undef curl_easy_getinfo
+#undef curl_multi_setopt
 
 #include "agent.h"
 #include "buf.h"
 #include "cfg.h"
 #include "dm.h"
+#include "dynlib.h"
 #include "err.h"
 #include "fw_image.h"
 #include "log.h"
 #include "loop.h"
+
+/* libcurl is loaded by the first http(s) download (dynlib.h): it maps
+ * OpenSSL, Kerberos, LDAP and more, megabytes a gateway carries for nothing
+ * between firmware updates. */
+#define CURL_FUNCS(X) \
+	X(curl_easy_cleanup) \
+	X(curl_easy_getinfo) \
+	X(curl_easy_init) \
+	X(curl_easy_setopt) \
+	X(curl_easy_strerror) \
+	X(curl_global_init) \
+	X(curl_multi_add_handle) \
+	X(curl_multi_assign) \
+	X(curl_multi_cleanup) \
+	X(curl_multi_info_read) \
+	X(curl_multi_init) \
+	X(curl_multi_remove_handle) \
+	X(curl_multi_setopt) \
+	X(curl_multi_socket_action) \
+	X(curl_slist_append) \
+	X(curl_slist_free_all)
+static struct { CURL_FUNCS(DYNLIB_MEMBER) } libcurl;
+#define CURL_SYM(f) DYNLIB_ENTRY(libcurl, f)
+static const struct dynlib_sym libcurl_syms[] = { CURL_FUNCS(CURL_SYM) };
+#define curl_easy_cleanup libcurl.p_curl_easy_cleanup
+#define curl_easy_getinfo libcurl.p_curl_easy_getinfo
+#define curl_easy_init libcurl.p_curl_easy_init
+#define curl_easy_setopt libcurl.p_curl_easy_setopt
+#define curl_easy_strerror libcurl.p_curl_easy_strerror
+#define curl_global_init libcurl.p_curl_global_init
+#define curl_multi_add_handle libcurl.p_curl_multi_add_handle
+#define curl_multi_assign libcurl.p_curl_multi_assign
+#define curl_multi_cleanup libcurl.p_curl_multi_cleanup
+#define curl_multi_info_read libcurl.p_curl_multi_info_read
+#define curl_multi_init libcurl.p_curl_multi_init
+#define curl_multi_remove_handle libcurl.p_curl_multi_remove_handle
+#define curl_multi_setopt libcurl.p_curl_multi_setopt
+#define curl_multi_socket_action libcurl.p_curl_multi_socket_action
+#define curl_slist_append libcurl.p_curl_slist_append
+#define curl_slist_free_all libcurl.p_curl_slist_free_all
 
 #define MAX_SOCKS 4
 #define COAP_TRIES 4            /* sends of one block request (libcoap retransmits inside) */
@@ -397,6 +444,11 @@ static int http_start(struct fw_dl *dl, const char *validator, struct errbuf *er
 	char range[48], hdr[200];
 
 	if (!inited) {
+		int rc = dynlib_load("libcurl.so.4", "libcurl4", libcurl_syms,
+				     sizeof(libcurl_syms) / sizeof(libcurl_syms[0]), err);
+
+		if (rc)
+			return rc;
 		if (curl_global_init(CURL_GLOBAL_DEFAULT))
 			return errbuf_set(err, -ENOMEM, "libcurl cannot start");
 		inited = true;

@@ -27,7 +27,38 @@
 #include <string.h>
 
 #include "cfg.h"
+#include "dynlib.h"
 #include "err.h"
+
+/* libiio is loaded by the first iio sensor that opens (dynlib.h): it maps
+ * libxml2, ICU, avahi and dbus, megabytes a gateway without IIO sensors
+ * should not carry. */
+#define IIO_FUNCS(X) \
+	X(iio_channel_attr_read_double) \
+	X(iio_channel_find_attr) \
+	X(iio_channel_get_id) \
+	X(iio_context_destroy) \
+	X(iio_context_get_device) \
+	X(iio_context_get_devices_count) \
+	X(iio_create_local_context) \
+	X(iio_device_find_channel) \
+	X(iio_device_get_id) \
+	X(iio_device_get_label) \
+	X(iio_device_get_name)
+static struct { IIO_FUNCS(DYNLIB_MEMBER) } libiio;
+#define IIO_SYM(f) DYNLIB_ENTRY(libiio, f)
+static const struct dynlib_sym libiio_syms[] = { IIO_FUNCS(IIO_SYM) };
+#define iio_channel_attr_read_double libiio.p_iio_channel_attr_read_double
+#define iio_channel_find_attr libiio.p_iio_channel_find_attr
+#define iio_channel_get_id libiio.p_iio_channel_get_id
+#define iio_context_destroy libiio.p_iio_context_destroy
+#define iio_context_get_device libiio.p_iio_context_get_device
+#define iio_context_get_devices_count libiio.p_iio_context_get_devices_count
+#define iio_create_local_context libiio.p_iio_create_local_context
+#define iio_device_find_channel libiio.p_iio_device_find_channel
+#define iio_device_get_id libiio.p_iio_device_get_id
+#define iio_device_get_label libiio.p_iio_device_get_label
+#define iio_device_get_name libiio.p_iio_device_get_name
 
 static const struct {
 	const char *type;       /* sysfs channel type */
@@ -240,6 +271,9 @@ static int iio_open(struct drv_channel *ch, struct errbuf *err)
 
 	if (parse_channel(drv_key(ch->sec, "channel"), &c))
 		return errbuf_set(err, -EINVAL, "bad channel");
+	if ((rc = dynlib_load("libiio.so.0", "libiio0", libiio_syms,
+				sizeof(libiio_syms) / sizeof(libiio_syms[0]), err)))
+		return rc;
 	errno = 0;
 	s->ctx = iio_create_local_context();
 	if (!s->ctx) {
