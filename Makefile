@@ -157,8 +157,12 @@ deb:
 # ---- benchmark -----------------------------------------------------------
 
 # Figures for this build (binary size, RSS, idle wakeups, start-up time, read
-# latency) printed and written to tests/bench/RESULTS.md.  About 2 minutes;
-# needs strace.  Exits 0 whatever the numbers, 1 if a measurement failed.
+# latency, sensors, information reporting, firmware update) printed and written
+# to tests/bench/RESULTS.md.  About 4 minutes; needs strace, and nginx, swupdate,
+# openssl and cpio for the firmware section (tests/setup-deps.sh).  Exits 0
+# whatever the numbers, 1 if a measurement failed.  One section alone, printed
+# only: python3 tests/bench/bench.py --only reporting (core, sensors, reporting,
+# firmware).
 bench: all
 	python3 tests/bench/bench.py --bin build/lwm2md --out tests/bench/RESULTS.md
 

@@ -1,18 +1,24 @@
 #!/usr/bin/env python3
-"""lwm2md benchmark: size, memory, idle wakeups, start-up, read latency and sensors.
+"""lwm2md benchmark: size, memory, idle wakeups, start-up, read latency, sensors,
+information reporting and firmware update.
 
 Run by `make bench` (which builds the daemon first):
 
     python3 tests/bench/bench.py --bin build/lwm2md --out tests/bench/RESULTS.md
 
-The daemon talks to the integration tests' raw CoAP peer (tests/integration/
-rawpeer.py), which plays the LwM2M server over loopback.  Figures are never
-checked against limits: whatever the numbers, the bench exits 0.  If a
-measurement cannot be made (no binary, strace cannot attach, the daemon does
-not register, a read gets the wrong answer, ...) it says so on stderr and
-exits 1 without touching --out.
+One section alone (or a few): --only reporting (sections: core, sensors,
+reporting, firmware).  The daemon talks to the integration tests' raw CoAP
+peer (tests/integration/rawpeer.py), which plays the LwM2M server over
+loopback; the firmware section also runs the firmware tests' nginx, CoAP file
+server and swupdate (tests/integration/fwfix.py).  Figures are never checked
+against limits: whatever the numbers, the bench exits 0.  If a measurement
+cannot be made (no binary, strace cannot attach, the daemon does not
+register, a read gets the wrong answer, ...) it says so on stderr and exits 1
+without touching --out.
 
-Standard library only, plus rawpeer.
+Modules here: common.py (the daemon, /proc readers), reporting.py (issue 3),
+firmware.py (issue 5).  Standard library only, plus the integration tests'
+helpers.
 """
 
 from __future__ import annotations
@@ -29,179 +35,13 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from pathlib import Path
 
-REPO = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(REPO / "tests" / "integration"))
-
-import rawpeer as rp  # noqa: E402  (the integration tests' raw CoAP peer)
-
-
-class BenchError(Exception):
-    """A measurement could not be made."""
-
-
-def run(cmd, **kw) -> subprocess.CompletedProcess:
-    try:
-        return subprocess.run(cmd, capture_output=True, text=True, check=True, **kw)
-    except FileNotFoundError as e:
-        raise BenchError(f"{cmd[0]} is not installed: {e}") from None
-    except subprocess.CalledProcessError as e:
-        raise BenchError(f"`{shlex.join(map(str, cmd))}` failed ({e.returncode}):\n{e.stderr}") from None
-
-
-def pct(sorted_vals, p: float) -> float:
-    """Nearest-rank percentile of an already sorted list."""
-    k = max(0, min(len(sorted_vals) - 1, int(round(p / 100 * len(sorted_vals) + 0.5)) - 1))
-    return sorted_vals[k]
-
-
-def proc_status(pid: int) -> dict:
-    try:
-        with open(f"/proc/{pid}/status") as f:
-            text = f.read()
-    except FileNotFoundError:
-        raise BenchError(f"process {pid} is gone (no /proc/{pid}/status)") from None
-    out = {}
-    for line in text.splitlines():
-        k, _, v = line.partition(":")
-        out[k] = v.strip()
-    return out
-
-
-def kb(status: dict, key: str) -> int:
-    v = status.get(key)
-    if not v or not v.endswith(" kB"):
-        raise BenchError(f"/proc/PID/status has no {key} in kB: {v!r}")
-    return int(v.split()[0])
-
-
-# --- the daemon ----------------------------------------------------------------
-
-class Daemon:
-    """lwm2md with an ini in its own temp dir, talking to one RawPeer."""
-
-    def __init__(self, binary: Path, workdir: Path, peer: rp.RawPeer, endpoint: str, lifetime: int,
-                 extra: str = ""):
-        self.binary, self.workdir, self.peer, self.endpoint = binary, workdir, peer, endpoint
-        state = workdir / "state"
-        state.mkdir(parents=True, exist_ok=True)
-        self.cfg = workdir / "lwm2md.ini"
-        self.cfg.write_text(
-            f"[server]\nuri = {peer.uri}\nendpoint = {endpoint}\nlifetime = {lifetime}\n\n"
-            f"[state]\ndir = {state}\n\n[log]\nlevel = warning\n{extra}")
-        self.log_path = workdir / "lwm2md.log"
-        self.proc = None
-        self.spawned = None          # time.time() just before the spawn
-
-    def start(self):
-        log = open(self.log_path, "ab")
-        self.spawned = time.time()
-        self.proc = subprocess.Popen([str(self.binary), "-c", str(self.cfg), "--foreground"],
-                                     stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
-                                     cwd=self.workdir)
-        log.close()
-        return self
-
-    @property
-    def pid(self) -> int:
-        return self.proc.pid
-
-    def log(self) -> str:
-        try:
-            return self.log_path.read_text(errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def assert_alive(self, what: str):
-        if self.proc.poll() is not None:
-            raise BenchError(f"lwm2md exited ({self.proc.returncode}) {what}; its output:\n{self.log()}")
-
-    def wait_register(self, timeout: float = 10.0) -> rp.Registration:
-        try:
-            return self.peer.wait_register(timeout=timeout)
-        except AssertionError as e:
-            self.assert_alive("before registering")
-            raise BenchError(f"lwm2md did not register: {e}\nits output:\n{self.log()}") from None
-
-    def stop(self, timeout: float = 15.0):
-        """SIGTERM and wait; returns the exit code (the daemon de-registers first)."""
-        if self.proc is None or self.proc.poll() is not None:
-            return None if self.proc is None else self.proc.returncode
-        self.proc.send_signal(signal.SIGTERM)
-        try:
-            return self.proc.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-            raise BenchError(f"lwm2md did not exit within {timeout} s of SIGTERM") from None
-
-    def kill(self):
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
-
-# --- synchronous requests from the peer's socket -------------------------------
-
-class PausedReceiver:
-    """Stops the peer's receive thread so that the bench can send a request and
-    block in recv() on the same socket: with the thread in the way each round
-    trip also pays a thread hand-off and a queue wake-up in Python (about 40 us
-    at p50 on the reference machine, more than the daemon's own time).  The
-    daemon's UDP session is connected to the peer's address, so the peer's own
-    socket is the only one it answers.
-
-    This touches CoapEndpoint internals (_closed, _thread, _run): if rawpeer
-    changes, this fails loudly rather than measuring something else."""
-
-    def __init__(self, peer: rp.RawPeer):
-        for attr in ("_closed", "_thread", "_run", "sock"):
-            if not hasattr(peer, attr):
-                raise BenchError(f"rawpeer.CoapEndpoint has no {attr}: update PausedReceiver in bench.py")
-        self.peer = peer
-
-    def __enter__(self):
-        self.peer._closed.set()
-        self.peer._thread.join(timeout=5)
-        if self.peer._thread.is_alive():
-            raise BenchError("rawpeer's receive thread did not stop")
-        self.old_timeout = self.peer.sock.gettimeout()
-        self.peer.sock.settimeout(2.0)
-        return self
-
-    def __exit__(self, *exc):
-        p = self.peer
-        p.sock.settimeout(self.old_timeout)
-        p._closed.clear()
-        p._thread = threading.Thread(target=p._run, name=f"coap-{p.name}", daemon=True)
-        p._thread.start()
-
-    def get(self, path: str, accept: int):
-        """One CON GET; returns (response Msg, microseconds from send to the
-        response's arrival)."""
-        p = self.peer
-        msg = rp.Msg(type=rp.CON, code=rp.GET, mid=p.next_mid(), token=os.urandom(4))
-        msg.set_path(path).add(rp.ACCEPT, accept)
-        data = msg.encode()
-        t0 = time.perf_counter_ns()
-        p.sock.sendto(data, p.peer)
-        while True:
-            try:
-                raw = p.sock.recv(65535)
-            except TimeoutError:
-                raise BenchError(f"no answer to GET {path} within 2 s (a lost datagram on loopback?)") from None
-            t1 = time.perf_counter_ns()
-            r = rp.decode(raw)
-            if r.type == rp.CON:                      # a separate response, or a request
-                p.sock.sendto(rp.Msg(type=rp.ACK, code=rp.EMPTY, mid=r.mid).encode(), p.peer)
-            if r.is_response and r.token == msg.token:
-                return r, (t1 - t0) / 1000
-            if r.is_request:
-                raise BenchError(f"unexpected request from the daemon during the read loop: {r}")
-            # an empty ACK (separate response follows): keep waiting
+import firmware  # noqa: E402
+import reporting  # noqa: E402
+from common import (REPO, BenchError, Daemon, PausedReceiver, cpu_seconds, ctxt_window, fmt_ms, kb,  # noqa: E402
+                    pct, proc_status, rp, run, sim_sensors)
 
 
 # --- measurements ----------------------------------------------------------------
@@ -321,17 +161,6 @@ def strace_window(pid: int, seconds: float, tmp: Path) -> dict:
     return {"calls": calls, "total": total, "vcs": v1 - v0, "elapsed": elapsed, "table": text.strip()}
 
 
-def ctxt_window(pid: int, seconds: float) -> dict:
-    s0 = proc_status(pid)
-    t0 = time.monotonic()
-    time.sleep(seconds)
-    s1 = proc_status(pid)
-    elapsed = time.monotonic() - t0
-    return {"vcs": int(s1["voluntary_ctxt_switches"]) - int(s0["voluntary_ctxt_switches"]),
-            "nvcs": int(s1["nonvoluntary_ctxt_switches"]) - int(s0["nonvoluntary_ctxt_switches"]),
-            "elapsed": elapsed}
-
-
 def measure_running(binary: Path, tmp: Path, reads: int, idle: float, ctxt_idle: float) -> dict:
     res = {}
     peer = rp.RawPeer(name="bench")
@@ -364,23 +193,6 @@ def measure_running(binary: Path, tmp: Path, reads: int, idle: float, ctxt_idle:
         d.kill()
         peer.close()
     return res
-
-
-def cpu_seconds(pid: int) -> float:
-    """utime + stime of pid so far (/proc/PID/stat)."""
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            stat = f.read()
-    except FileNotFoundError:
-        raise BenchError(f"process {pid} is gone (no /proc/{pid}/stat)") from None
-    fields = stat[stat.rindex(")") + 2:].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
-def sim_sensors(n: int, period: int) -> str:
-    """n [sensor.NAME] sections: 3303 instances fed by random walks."""
-    return "".join(f"\n[sensor.sim{i}]\nobject = 3303\ndriver = sim\nwaveform = random\nvalue = 20\n"
-                   f"amplitude = 5\nperiod = {period}\n" for i in range(n))
 
 
 SENSOR_COUNTS = (0, 10, 100, 1000)
@@ -457,11 +269,7 @@ def machine() -> dict:
     }
 
 
-def fmt_ms(v: float) -> str:
-    return f"{v:.1f}" if v >= 10 else f"{v:.2f}"
-
-
-def report(cmd: str, m: dict, b: dict, st: dict, run_: dict, args, sens: dict = None) -> str:
+def core_rows(b: dict, st: dict, run_: dict, args) -> list:
     lt, lb = run_["lat_text"], run_["lat_tlv"]
     s = run_["strace"]
     per_min = 60.0 / s["elapsed"]
@@ -494,36 +302,128 @@ def report(cmd: str, m: dict, b: dict, st: dict, run_: dict, args, sens: dict = 
          f"max {lb[-1]:.0f} µs", f"mean {statistics.fmean(lb):.0f} µs"),
     ]
 
-    if sens:
-        rss = sens["rss"]
-        c = sens["ctxt100"]
-        cpm = 60.0 / c["elapsed"]
-        rows += [
-            ("RSS with N sim sensors (N = " + ", ".join(str(n) for n in SENSOR_COUNTS) + ")",
-             ", ".join(f"{rss[n][0]:,}" for n in SENSOR_COUNTS) + " kB",
-             f"VmRSS 0.5 s after start; per sensor: {(rss[100][0] - rss[0][0]) / 100:.1f} kB "
-             f"(0 → 100), {(rss[1000][0] - rss[100][0]) / 900:.1f} kB (100 → 1000)"),
-            ("100 sim sensors sampled every 10 s: CPU time / min",
-             f"{sens['cpu100'] * 60 / c['elapsed'] * 1000:.1f} ms",
-             f"utime + stime over {c['elapsed']:.0f} s"),
-            ("100 sim sensors sampled every 10 s: wakeups / min", f"{c['vcs'] * cpm:.1f}",
-             f"voluntary context switches, no tracer; non-voluntary {c['nvcs'] * cpm:.1f}/min"),
-        ]
+    return rows
 
-    notes = []
-    if any(e != 0 for e in st["exits"] + [run_["exit"]]):
-        notes.append(f"- exit codes after SIGTERM were {st['exits'] + [run_['exit']]} (expected 0)")
-    if run_["idle_requests"]:
-        notes.append("- the daemon sent requests during the idle windows: " + "; ".join(run_["idle_requests"]))
-    if run_["log"]:
-        notes.append("- the daemon logged (level warning) during the main run:\n\n```\n" + run_["log"] + "\n```")
 
-    out = f"""# lwm2md benchmark results
+def sensor_rows(sens: dict) -> list:
+    rss = sens["rss"]
+    c = sens["ctxt100"]
+    cpm = 60.0 / c["elapsed"]
+    return [
+        ("RSS with N sim sensors (N = " + ", ".join(str(n) for n in SENSOR_COUNTS) + ")",
+         ", ".join(f"{rss[n][0]:,}" for n in SENSOR_COUNTS) + " kB",
+         f"VmRSS 0.5 s after start; per sensor: {(rss[100][0] - rss[0][0]) / 100:.1f} kB "
+         f"(0 → 100), {(rss[1000][0] - rss[100][0]) / 900:.1f} kB (100 → 1000)"),
+        ("100 sim sensors sampled every 10 s: CPU time / min",
+         f"{sens['cpu100'] * 60 / c['elapsed'] * 1000:.1f} ms",
+         f"utime + stime over {c['elapsed']:.0f} s"),
+        ("100 sim sensors sampled every 10 s: wakeups / min", f"{c['vcs'] * cpm:.1f}",
+         f"voluntary context switches, no tracer; non-voluntary {c['nvcs'] * cpm:.1f}/min"),
+    ]
 
-Generated by `tests/bench/bench.py` (run it with `make bench`); the whole file
-is rewritten on every run.  These are figures, not pass/fail limits.
 
-What each figure means and how it is measured:
+def us(v: float) -> str:
+    return f"{v:,.0f}"
+
+
+def reporting_rows(rep: dict) -> tuple:
+    """(rows, the bytes-per-reading table) of the reporting section."""
+    rows = []
+    r = rep["rate"]
+    per_s = r["n"] / r["elapsed"]
+    rows += [
+        (f"Notifications / s, {reporting.NOTIFY_SENSORS:,} observed Sensor Values changing every "
+         f"{reporting.NOTIFY_PERIOD:g} s", f"{per_s:,.0f}",
+         f"{r['n']:,} {'/'.join(r['types'])} notifications received over {r['elapsed']:.1f} s on "
+         f"{r['obs']} Observe-Composite observations; {r['n'] / r['ticks']:.0f} per sampling tick, "
+         f"{r['per_obs_min']:,}..{r['per_obs_max']:,} per observation: each member's new value sends its "
+         f"observation's notification; median {r['size_p50']:.0f} bytes and {r['values_p50']:.0f} values each"),
+        ("… values carried / s (most repeated from the previous notification), bytes / s",
+         f"{per_s * r['values_p50']:,.0f} values, "
+         f"{r['bytes'] / r['elapsed'] / 1e6:.2f} MB",
+         f"kernel UDP RcvbufErrors (whole machine) over the window: {r['rcvbuf_errors']:,}; the peer's "
+         f"SO_RCVBUF {r['rcvbuf'] / 1048576:.0f} MiB"),
+        ("… daemon CPU", f"{r['cpu'] / r['elapsed'] * 100:.0f} % of one core",
+         f"utime + stime over the window ({r['cpu']:.2f} s)"),
+    ]
+    lt = rep["latency"]
+    rows += [
+        (f"Write → notification at the peer ({lt['n']:,} writes)",
+         f"p50 {us(pct(lt['notif'], 50))} / p99 {us(pct(lt['notif'], 99))} / max {us(lt['notif'][-1])} µs",
+         f"the notification arrived before the Write's 2.04 in {lt['order']['notification first']:,} of "
+         f"{lt['n']:,}"),
+        ("Write → 2.04 at the peer (same writes)",
+         f"p50 {us(pct(lt['ack'], 50))} / p99 {us(pct(lt['ack'], 99))} / max {us(lt['ack'][-1])} µs", ""),
+    ]
+    q = rep["queue"]
+    readings = q["records"] * q["per_record"]
+    rows += [
+        (f"Disk queue: Sends queued ({q['records']:,} records of {q['per_record']} readings)",
+         f"{q['records'] / q['t_queue']:,.0f} records/s = {readings / q['t_queue']:,.0f} readings/s",
+         f"{q['t_queue']:.2f} s; per control-socket request p50 {us(pct(q['lat'], 50))} / "
+         f"p99 {us(pct(q['lat'], 99))} µs (each one file written, fsync'd and renamed)"),
+        ("Disk queue: drained after the registration",
+         f"{q['records'] / q['t_drain']:,.0f} records/s = {readings / q['t_drain']:,.0f} readings/s",
+         f"{q['t_drain']:.2f} s from the peer's 2.01 to the last POST /dp at the peer; first after "
+         f"{q['first_dp'] * 1000:.1f} ms; {q['left']} file(s) left after"),
+        ("Disk queue: size per queued reading",
+         f"{q['content'] / readings:.1f} bytes of content, {q['alloc'] / readings:.0f} bytes allocated",
+         f"{q['file_size']} bytes per record file (28-byte header + SenML CBOR); "
+         f"{q['alloc'] / q['records']:,.0f} bytes of disk blocks per file"),
+    ]
+    tab = ["| Read | Format | Readings | Payload bytes | CoAP bytes (datagrams) | Payload / reading | "
+           "CoAP bytes / reading |", "|---|---|---|---|---|---|---|"]
+    for (label, name), v in rep["bytes"].items():
+        tab.append(f"| {label} | {name} | {v['values']} | {v['payload']:,} | {v['wire']:,} ({v['datagrams']}) | "
+                   f"{v['payload'] / v['values']:.1f} | {v['wire'] / v['values']:.1f} |")
+    return rows, "\n".join(tab)
+
+
+def firmware_rows(fw: dict) -> list:
+    def tput(r):
+        lo, hi = min(r["mbps"]), max(r["mbps"])
+        return f"{r['size'] / r['secs'] / 1e6:,.1f} MB/s ({lo:,.1f}..{hi:,.1f} over {r['runs']} runs)"
+
+    rows = []
+    for r in fw["http"]:
+        rows.append((f"Pull over HTTP (nginx, loopback), {r['size'] / firmware.MB:g} MB", tput(r),
+                     f"median run: {r['secs'] * 1000:,.1f} ms, daemon CPU {r['cpu']:.2f} s; VmRSS {r['rss0']:,} kB "
+                     f"before, at most {r['rss_max']:,} kB in {r['samples']:,} samples; VmHWM after, largest of "
+                     f"the runs: {r['hwm_max']:,} kB"))
+    for r in fw["coap"]:
+        rows.append((f"Pull over CoAP, Block2 {r['block']}, {r['size'] / firmware.MB:g} MB", tput(r),
+                     f"median run: {r['secs']:.2f} s, {r['requests']:,} block requests; per block: file server "
+                     f"{us(r['serve_us'])} µs, its answer's departure → the next request's arrival "
+                     f"{us(r['client_us'])} µs (medians); daemon CPU {r['cpu']:.2f} s; "
+                     f"VmHWM {r['hwm0']:,} → {r['hwm']:,} kB"))
+    for r in fw["push"]:
+        rows.append((f"Push (Write /5/0/0, Block1 {r['block']}), {r['size'] / firmware.MB:g} MB", tput(r),
+                     f"median run: {r['secs']:.2f} s, {r['blocks']:,} blocks; block sent → 2.31 back median "
+                     f"{us(r['turn_p50'])} µs; daemon CPU {r['cpu']:.2f} s; VmHWM after {r['hwm']:,} kB"))
+    ins = fw["install"]
+    if ins:
+        secs = sorted(x["secs"] for x in ins)
+        rows.append((f"Execute Update → install done (swupdate sandbox, {len(ins)} runs)",
+                     f"median {statistics.median(secs) * 1000:,.0f} ms",
+                     "each: " + ", ".join(
+                         f"{x['secs'] * 1000:,.0f} ms ({x['swu'] / firmware.MB:.1f} MB .swu; payload in place "
+                         f"after {x['payload'] * 1000:,.0f} ms"
+                         + (f", State 3 notified after {x['updating'] * 1000:,.0f} ms)" if x["updating"] is not None
+                            else ")") for x in ins)))
+    return rows
+
+
+def table(rows: list) -> str:
+    return "| Figure | Value | Detail |\n|---|---|---|\n" + "\n".join(f"| {a} | {v} | {d} |" for a, v, d in rows)
+
+
+SECTIONS = ("core", "sensors", "reporting", "firmware")
+
+
+def methods(args, sections) -> str:
+    out = []
+    if "core" in sections:
+        out.append(f"""### Core
 
 1. **Binary size**: `build/lwm2md` as `make all` builds it (the Makefile's
    default `CFLAGS`, `-O2 -g`), copied and stripped with `strip`.  **Shared
@@ -551,13 +451,115 @@ What each figure means and how it is measured:
    piggybacked 2.05 arriving from `recv` (the peer's receive thread is paused
    for this, so no thread hand-off is counted).  The figures still include
    the Python peer's encode/decode and syscall overhead at both ends
-   (a few µs).  Percentiles are nearest-rank.
+   (a few µs).  Percentiles are nearest-rank.""")
+    if "sensors" in sections:
+        out.append(f"""### Sensors (issue 4)
+
 6. **Sensors**: daemons with 0, 10, 100 and 1000 `[sensor.NAME]` sections
    (3303 instances fed by the `sim` driver's random walk, period 10 s); RSS
    as in item 2.  With 100 sensors, which share one 10 s sampling timer, the
    CPU time (`utime + stime` in `/proc/PID/stat`) and voluntary context
    switches over a {args.sensor_window:.0f} s window, scaled to per minute.  The edge-to-
-   notification latency of GPIO inputs is measured in the VM (tests/hwsim).
+   notification latency of GPIO inputs is measured in the VM (tests/hwsim).""")
+    if "reporting" in sections:
+        out.append(f"""### Information reporting (issue 3)
+
+7. **Notification rate**: {reporting.NOTIFY_SENSORS:,} `sim` sensors (3303, random walk)
+   sampled every {reporting.NOTIFY_PERIOD:g} s, the shortest period the config takes; every
+   sample is a new value.  The daemon holds at most 64 observations
+   (`OBS_MAX` in `agent/observe.h`), so the peer observes the {reporting.NOTIFY_SENSORS:,} Sensor
+   Values (5700) with Observe-Composite: FETCH with Observe 0 and a SenML CBOR
+   list of {reporting.PATHS_PER_OBS} paths (`OBS_MAX_PATHS`) per observation, answered in SenML
+   CBOR; default pmin 0, no other attributes.  One second after the last
+   observation started, the notifications the peer's receive thread logs are
+   counted over a {args.notify_window:.0f} s window (by token, by arrival time).  The peer's
+   socket asks for a 16 MiB receive buffer (SO_RCVBUFFORCE); datagrams the kernel
+   still dropped show in `RcvbufErrors` of `/proc/net/snmp` (counted for the
+   whole machine).
+   The daemon's CPU time over the same window is from `/proc/PID/stat`.
+8. **Change → notification latency**: a `sim` Digital Output (3201, no
+   hardware) whose state (5550) the peer observes (text/plain, pmin 0).  The
+   peer writes it {args.notify_writes:,} times, alternately 1 and 0 (confirmable PUT,
+   text/plain), from its own socket with its receive thread paused; each write
+   is timed from `sendto` of the PUT to `recv` of the notification carrying
+   the new value, and to `recv` of the 2.04.  The value change is the Write,
+   so the figure includes the Write's decoding and handling, and both ends'
+   loopback and Python overhead.
+9. **Bytes per reading**: a daemon registered as LwM2M 1.2 (`lwm2m_version =
+   1.2`, needed for LwM2M CBOR) with {reporting.BYTES_SENSORS} `sim` sensors.  The peer reads one
+   instance (GET /3303/0), the whole object (GET /3303, block-wise: the peer
+   asks for each next Block2 by number, as a server does) and, for the two
+   formats that have a composite form, 16 Sensor Values by Read-Composite
+   (FETCH /).  Readings are the resource values in the decoded payload (a
+   resource instance counts once).  Payload bytes are the body; CoAP bytes
+   add every response datagram's header, token and options (the UDP payload;
+   IP and UDP headers, 28 bytes per datagram on IPv4, are not counted).
+10. **Disk queue**: a daemon with {reporting.QUEUE_SENSORS} `sim` sensors whose server (the peer)
+   does not answer, so it is not registered and every Send is queued; `[state]
+   queue_max` is above the records sent, so none is dropped.  Queued: the
+   bench makes {args.queue_records:,} requests `send` of the {reporting.QUEUE_SENSORS} Sensor Values on the
+   control socket one after the other, as `lwm2mctl send` does (connect,
+   one line, read the answer "queued" to the end), timed from the first
+   connect to the last answer; each request reads the values, encodes
+   SenML CBOR and writes one file (temporary file, fsync, rename, fsync of
+   the folder) before it answers.  Size: the files in `<state>/queue`
+   (content, and `st_blocks` allocated).  Drained: the peer starts answering;
+   the Register's next retransmission gets its 2.01 and the queue goes out as
+   POST /dp, one in flight at a time, each answered 2.04 by the peer; timed
+   from the peer sending the 2.01 to the last POST /dp arriving.""")
+    if "firmware" in sections:
+        out.append(f"""### Firmware Update (issue 5)
+
+The servers are the firmware tests' own (`tests/integration/fwfix.py`): nginx
+on loopback (`tests/fw/nginx.conf.in`, the unthrottled path), the CoAP file
+server (Python, on the raw CoAP endpoint: Block2 of the client's size, ETag,
+Size2), Debian's swupdate as a sandboxed daemon with a CMS-signed `.swu` made
+by `tests/fw/make_swu.sh`.  Images are random bytes.  Each download uses a
+fresh daemon (`install_command = true`, images in its state folder) that the
+peer observes on 5/0/3 (State).  Each pull and push runs {args.fw_runs} times; the
+tables give the run with the median time and the range of all runs.
+
+11. **Pull**: the peer writes the Package URI (5/0/1); timed from the Write
+   leaving the peer to the peer receiving the notification of State 2
+   (Downloaded), which the daemon sends once the image is on disk and its
+   SHA-256 computed.  HTTP: {', '.join(f'{s // firmware.MB} MB' for s in firmware.RSS_SIZES)}.  CoAP:
+   {firmware.COAP_SIZE // firmware.MB} MB with `[firmware] coap_block_size` {' and '.join(map(str, firmware.BLOCK_SIZES))}; every block is one
+   request → response round trip with the Python file server, whose own log
+   gives the split: the server's time per block (request in → response
+   out) and the rest (response out → next request in: loopback, the
+   daemon, the server's receive path).
+12. **RSS during downloads**: during each pull of item 11 the bench reads
+   `VmRSS` from `/proc/PID/status` about every millisecond; reported: the
+   value before the Write, the largest sample, and `VmHWM` (the kernel's own
+   peak) after State 2.
+13. **Push**: the peer writes the Package (5/0/0, opaque, confirmable PUT)
+   block-wise with Block1 of 512 and 1024 bytes ({firmware.PUSH_SIZE // firmware.MB} MB), each block sent
+   once the previous one's 2.31 Continue arrived, from its own socket (its
+   receive thread paused); timed from the first block's `sendto` to the
+   final 2.04's `recv`.
+14. **Install**: a `.swu` of a {firmware.INSTALL_PAYLOAD // firmware.MB} MB payload pulled over HTTP to State 2 (which
+   includes swupdate's dry run), then the peer executes Update (5/0/2);
+   timed from the Execute leaving the peer to the reboot hook's file
+   appearing (the daemon runs the hook once swupdate's progress socket
+   reported SUCCESS), polled every millisecond; {args.installs} runs, each with a fresh
+   swupdate sandbox and daemon.""")
+    return "\n\n".join(out)
+
+
+def report(cmd: str, m: dict, b: dict, res: dict, args, sections, elapsed: float) -> str:
+    notes = []
+    out = f"""# lwm2md benchmark results
+
+Generated by `tests/bench/bench.py` (run it with `make bench`); the whole file
+is rewritten on every run.  These are figures, not pass/fail limits.  This
+run took {elapsed:.0f} s ({', '.join(f'{s} {res["secs"][s]:.0f} s' for s in sections)}).  The machine
+has 2 cores shared with other work (builds and tests of other branches run
+meanwhile), so the load average is given at the start of each section:
+latency tails and throughput move with it.
+
+## Methods
+
+{methods(args, sections)}
 
 ## Figures
 
@@ -574,21 +576,45 @@ Command: `{cmd}`
 | Compiler | {b['producer']} |
 | libcoap | {m['libcoap']} |
 | Python (peer) | {m['python']} |
-
-| Figure | Value | Detail |
-|---|---|---|
-""" + "\n".join(f"| {a} | {v} | {d} |" for a, v, d in rows) + "\n"
-    out += "\nLibraries `ldd` lists: " + ", ".join(Path(x).name for x in b["libs"]) + ".\n"
-    out += "\nstrace's summary of the idle window:\n\n```\n" + (s["table"] or "(no syscalls)") + "\n```\n"
+"""
+    load = res["load"]
+    if "core" in sections:
+        st, run_ = res["core"]
+        out += f"\n### Core\n\nLoad average at the start: {load['core']}\n\n" + table(core_rows(b, st, run_, args)) + "\n"
+        out += "\nLibraries `ldd` lists: " + ", ".join(Path(x).name for x in b["libs"]) + ".\n"
+        s = run_["strace"]
+        out += "\nstrace's summary of the idle window:\n\n```\n" + (s["table"] or "(no syscalls)") + "\n```\n"
+        if any(e != 0 for e in st["exits"] + [run_["exit"]]):
+            notes.append(f"- exit codes after SIGTERM were {st['exits'] + [run_['exit']]} (expected 0)")
+        if run_["idle_requests"]:
+            notes.append("- the daemon sent requests during the idle windows: " + "; ".join(run_["idle_requests"]))
+        if run_["log"]:
+            notes.append("- the daemon logged (level warning) during the main run:\n\n```\n" + run_["log"] + "\n```")
+    if "sensors" in sections:
+        out += f"\n### Sensors (issue 4)\n\nLoad average at the start: {load['sensors']}\n\n" + \
+            table(sensor_rows(res["sensors"])) + "\n"
+    if "reporting" in sections:
+        rows, tab = reporting_rows(res["reporting"])
+        out += f"\n### Information reporting (issue 3)\n\nLoad average at the start: {load['reporting']}\n\n" + \
+            table(rows) + "\n\nBytes on the wire per reading (item 9):\n\n" + tab + "\n"
+    if "firmware" in sections:
+        out += f"\n### Firmware Update (issue 5)\n\nLoad average at the start: {load['firmware']}\n\n" + \
+            table(firmware_rows(res["firmware"])) + "\n"
     if notes:
         out += "\nNotes from this run:\n\n" + "\n".join(notes) + "\n"
     return out
+
+
+def loadavg() -> str:
+    return " / ".join(f"{x:.2f}" for x in os.getloadavg())
 
 
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--bin", default="build/lwm2md", help="the daemon (default build/lwm2md)")
     ap.add_argument("--out", help="write the results here (Markdown), e.g. tests/bench/RESULTS.md")
+    ap.add_argument("--only", help="comma-separated sections to run: " + ", ".join(SECTIONS) +
+                    " (default: all)")
     ap.add_argument("--reads", type=int, default=1000, help="reads per path (default 1000)")
     ap.add_argument("--starts", type=int, default=5, help="cold starts (default 5)")
     ap.add_argument("--idle", type=float, default=60.0, help="strace window in s (default 60)")
@@ -596,7 +622,22 @@ def main() -> int:
                     help="untraced context-switch window in s (default 30)")
     ap.add_argument("--sensor-window", type=float, default=60.0,
                     help="window for CPU time and wakeups with 100 sensors, in s (default 60)")
+    ap.add_argument("--notify-window", type=float, default=10.0,
+                    help="window for counting notifications, in s (default 10)")
+    ap.add_argument("--notify-writes", type=int, default=1000,
+                    help="writes for the change → notification latency (default 1000)")
+    ap.add_argument("--queue-records", type=int, default=2000,
+                    help="Send records queued and drained (default 2000)")
+    ap.add_argument("--installs", type=int, default=3, help="firmware installs timed (default 3)")
+    ap.add_argument("--fw-runs", type=int, default=3, help="runs of each firmware pull and push (default 3)")
     args = ap.parse_args()
+    sections = SECTIONS
+    if args.only:
+        sections = tuple(s.strip() for s in args.only.split(",") if s.strip())
+        bad = [s for s in sections if s not in SECTIONS]
+        if bad or not sections:
+            ap.error(f"--only: unknown section(s) {', '.join(bad) or '(none)'}; choose from {', '.join(SECTIONS)}")
+        sections = tuple(s for s in SECTIONS if s in sections)
 
     cmd = shlex.join(["python3", os.path.relpath(sys.argv[0], REPO) if Path(sys.argv[0]).is_absolute()
                       else sys.argv[0], *sys.argv[1:]])
@@ -608,31 +649,54 @@ def main() -> int:
         return 1
 
     t_start = time.monotonic()
-    load_start = os.getloadavg()        # other work on the machine shows in the latency tails
+    load_start = loadavg()              # other work on the machine shows in the latency tails
+    res = {"load": {}, "secs": {}}
     try:
         with tempfile.TemporaryDirectory(prefix="lwm2md-bench-") as tmpd:
             tmp = Path(tmpd)
             print(f"bench: binary {binary}", flush=True)
             b = measure_binary(binary, tmp)
-            print(f"bench: {args.starts} cold starts", flush=True)
-            st = measure_starts(binary, tmp, args.starts)
-            print(f"bench: reads, then idle windows ({args.ctxt_idle:.0f} s untraced + {args.idle:.0f} s strace)",
-                  flush=True)
-            r = measure_running(binary, tmp, args.reads, args.idle, args.ctxt_idle)
-            print(f"bench: sensors (RSS with {', '.join(map(str, SENSOR_COUNTS))}; "
-                  f"{args.sensor_window:.0f} s with 100)", flush=True)
-            sens = measure_sensors(binary, tmp, args.sensor_window)
+            for sec in sections:
+                res["load"][sec] = loadavg()
+                t0 = time.monotonic()
+                print(f"bench: [{sec}] load average {res['load'][sec]}", flush=True)
+                if sec == "core":
+                    print(f"bench: {args.starts} cold starts", flush=True)
+                    st = measure_starts(binary, tmp, args.starts)
+                    print(f"bench: reads, then idle windows ({args.ctxt_idle:.0f} s untraced + "
+                          f"{args.idle:.0f} s strace)", flush=True)
+                    res["core"] = (st, measure_running(binary, tmp, args.reads, args.idle, args.ctxt_idle))
+                elif sec == "sensors":
+                    print(f"bench: sensors (RSS with {', '.join(map(str, SENSOR_COUNTS))}; "
+                          f"{args.sensor_window:.0f} s with 100)", flush=True)
+                    res["sensors"] = measure_sensors(binary, tmp, args.sensor_window)
+                elif sec == "reporting":
+                    rep = {}
+                    print(f"bench: notifications from {reporting.NOTIFY_SENSORS} observed sensors "
+                          f"({args.notify_window:.0f} s)", flush=True)
+                    rep["rate"] = reporting.measure_notify_rate(binary, tmp, args.notify_window)
+                    print(f"bench: write → notification latency ({args.notify_writes} writes)", flush=True)
+                    rep["latency"] = reporting.measure_notify_latency(binary, tmp, args.notify_writes)
+                    print("bench: bytes per reading (TLV, SenML CBOR, LwM2M CBOR)", flush=True)
+                    rep["bytes"] = reporting.measure_bytes(binary, tmp)
+                    print(f"bench: disk queue ({args.queue_records} Sends)", flush=True)
+                    rep["queue"] = reporting.measure_queue(binary, tmp, args.queue_records)
+                    res["reporting"] = rep
+                elif sec == "firmware":
+                    print("bench: firmware pulls (HTTP, CoAP), pushes, installs", flush=True)
+                    res["firmware"] = firmware.measure_firmware(binary, tmp, args.installs, args.fw_runs)
+                res["secs"][sec] = time.monotonic() - t0
     except BenchError as e:
         print(f"\nbench: FAILED: a measurement could not be made:\n{e}", file=sys.stderr)
         return 1
 
     m = machine()
-    m["load"] = "{} at the start, {} at the end".format(
-        " / ".join(f"{x:.2f}" for x in load_start), " / ".join(f"{x:.2f}" for x in os.getloadavg()))
-    text = report(cmd, m, b, st, r, args, sens)
+    m["load"] = f"{load_start} at the start, {loadavg()} at the end"
+    elapsed = time.monotonic() - t_start
+    text = report(cmd, m, b, res, args, sections, elapsed)
     print()
     print(text[text.index("## Figures"):])
-    print(f"bench: done in {time.monotonic() - t_start:.0f} s")
+    print(f"bench: done in {elapsed:.0f} s")
     if args.out:
         Path(args.out).write_text(text)
         print(f"bench: wrote {args.out}")
