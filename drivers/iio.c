@@ -6,7 +6,9 @@
  * "1-0040").  channel = the channel id as sysfs spells it, with or without
  * the "in_" prefix: temp, humidityrelative, pressure, illuminance, voltage0,
  * accel_x ...; for the three-axis objects the type alone (accel, anglvel,
- * magn) takes its _x, _y and _z channels.
+ * magn) takes its _x, _y and _z channels.  axes = the chip's axes in the
+ * order X, Y and Z Value take them, each once, "-" to invert one ("y -x z":
+ * a chip mounted a quarter turn round its z axis); default "x y z".
  *
  * A reading is the channel's "input" attribute when it has one, else
  * (raw + offset) * scale as the IIO ABI defines them (offset 0 and scale 1
@@ -88,6 +90,8 @@ struct chan_spec {
 	enum drv_qty qty;
 	double factor;
 	int axes;               /* 3: id is a type whose _x _y _z are read */
+	int map[DRV_MAX_AXES];  /* X, Y, Z Value read the chip's axis map[i] ... */
+	double sign[DRV_MAX_AXES];      /* ... times sign[i] */
 };
 
 struct axis {
@@ -100,10 +104,36 @@ struct iio {
 	struct axis ax[DRV_MAX_AXES];
 	int axes;
 	double factor;
+	double sign[DRV_MAX_AXES];
 	char where[96];         /* "iio:device0 (tmp006)", for messages */
 };
 
-static const char *const keys[] = { "device", "channel", NULL };
+static const char *const keys[] = { "device", "channel", "axes", NULL };
+
+/* axes = "y -x z": which of the chip's axes (and which way) X, Y and Z
+ * Value take; each axis once.  0 or -EINVAL. */
+static int parse_axes(const char *s, int map[DRV_MAX_AXES], double sign[DRV_MAX_AXES])
+{
+	unsigned seen = 0;
+	int i;
+
+	for (i = 0; i < DRV_MAX_AXES; i++) {
+		s += strspn(s, " \t,");
+		sign[i] = 1;
+		if (*s == '-') {
+			sign[i] = -1;
+			s++;
+		}
+		if (*s < 'x' || *s > 'z' || (seen & (1u << (*s - 'x'))))
+			return -EINVAL;
+		map[i] = *s - 'x';
+		seen |= 1u << map[i];
+		s++;
+		if (*s && !strchr(" \t,", *s))
+			return -EINVAL;
+	}
+	return s[strspn(s, " \t,")] ? -EINVAL : 0;
+}
 
 /* Parses a channel id ("in_temp", "voltage0", "accel", "accel_x",
  * "concentration_co2").  0 or -EINVAL. */
@@ -125,6 +155,10 @@ static int parse_channel(const char *s, struct chan_spec *c)
 	c->qty = DRV_Q_OTHER;
 	c->factor = 1;
 	c->axes = 1;
+	for (i = 0; i < DRV_MAX_AXES; i++) {
+		c->map[i] = (int)i;
+		c->sign[i] = 1;
+	}
 	for (i = 0; i < NTYPES; i++) {
 		if (strcmp(type, types[i].type))
 			continue;
@@ -165,6 +199,15 @@ static int iio_check(const struct cfg_sensor *sec, struct drv_info *info, const 
 		*key = "channel";
 		return errbuf_set(err, -EINVAL, "expected an IIO channel id like temp, "
 				  "humidityrelative, pressure, voltage0 or accel_x");
+	}
+	if (drv_key(sec, "axes")) {
+		*key = "axes";
+		if (c.axes != 3)
+			return errbuf_set(err, -EINVAL, "axes is for a three-axis type (channel = "
+					  "accel, anglvel or magn), and channel = %s is one value", ch);
+		if (parse_axes(drv_key(sec, "axes"), c.map, c.sign))
+			return errbuf_set(err, -EINVAL, "expected x, y and z, each once, in the order "
+					  "X, Y and Z Value take them, - to invert one (e.g. y -x z)");
 	}
 	info->qty = c.qty;
 	info->axes = c.axes;
@@ -269,8 +312,9 @@ static int iio_open(struct drv_channel *ch, struct errbuf *err)
 	double v;
 	int i, rc;
 
-	if (parse_channel(drv_key(ch->sec, "channel"), &c))
-		return errbuf_set(err, -EINVAL, "bad channel");
+	if (parse_channel(drv_key(ch->sec, "channel"), &c) ||
+	    (drv_key(ch->sec, "axes") && parse_axes(drv_key(ch->sec, "axes"), c.map, c.sign)))
+		return errbuf_set(err, -EINVAL, "bad channel or axes");
 	if ((rc = dynlib_load("libiio.so.0", "libiio0", libiio_syms,
 				sizeof(libiio_syms) / sizeof(libiio_syms[0]), err)))
 		return rc;
@@ -292,7 +336,8 @@ static int iio_open(struct drv_channel *ch, struct errbuf *err)
 	s->factor = c.factor;
 	s->axes = c.axes;
 	for (i = 0; i < s->axes; i++) {
-		snprintf(id, sizeof(id), "%s%s", c.id, s->axes > 1 ? sfx[i] : "");
+		s->sign[i] = c.sign[i];
+		snprintf(id, sizeof(id), "%s%s", c.id, s->axes > 1 ? sfx[c.map[i]] : "");
 		if ((rc = find_axis(dev, id, &s->ax[i], s->where, err)) ||
 		    (rc = read_axis(s, &s->ax[i], &v, err))) {
 			iio_close(ch);
@@ -308,9 +353,11 @@ static int iio_read(struct drv_channel *ch, double *v, struct errbuf *err)
 	struct iio *s = ch->priv;
 	int i, rc;
 
-	for (i = 0; i < s->axes; i++)
+	for (i = 0; i < s->axes; i++) {
 		if ((rc = read_axis(s, &s->ax[i], &v[i], err)))
 			return rc;
+		v[i] *= s->sign[i];
+	}
 	return 0;
 }
 

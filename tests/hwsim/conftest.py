@@ -301,6 +301,9 @@ SENSORS = {
     # IIO three-axis chips on i2c-stub (guest/hw.sh): channel = the IIO type, its _x, _y and _z
     "tilt": {"object": 3313, "instance": 0, "driver": "iio", "device": "mma7660", "channel": "accel",
              "max_age": 0},
+    # the same chip mounted a quarter turn round its z axis: axes maps and inverts
+    "tilt-mounted": {"object": 3313, "instance": 1, "driver": "iio", "device": "mma7660",
+                     "channel": "accel", "axes": "y -x z", "max_age": 0},
     "compass": {"object": 3314, "instance": 0, "driver": "iio", "device": "hmc5843", "channel": "magn",
                 "max_age": 0},
     "gyro": {"object": 3334, "instance": 0, "driver": "iio", "device": "bmg160", "channel": "anglvel",

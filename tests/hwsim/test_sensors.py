@@ -73,7 +73,7 @@ def test_registers_with_sensor_objects(lwm2md, rest):
     reg = rest.client(EP)
     links = {l["url"] for l in reg["objectLinks"]}
     for p in ["/3303/0", "/3303/1", "/3303/2", "/3303/3", "/3303/4", "/3304/0", "/3315/0", "/3316/0",
-              "/3200/0", "/3200/1", "/3201/0", "/3201/1", "/3313/0", "/3314/0", "/3334/0",
+              "/3200/0", "/3200/1", "/3201/0", "/3201/1", "/3313/0", "/3313/1", "/3314/0", "/3334/0",
               "/3342/0", "/3347/0", "/3306/0", "/3303/5", "/3303/6"]:
         assert p in links, f"{p} not registered: {sorted(links)}"
 
@@ -177,6 +177,25 @@ def test_three_axis_chip_registers_are_what_the_server_reads(lwm2md, rest, hw, i
     finally:
         axes_regs(hw, addr, reg, start, fmt)
     expect(start)
+
+
+def test_axes_key_maps_and_inverts_the_chips_axes(lwm2md, rest, hw):
+    """/3313/1 reads the same mma7660 with axes = y -x z: X Value is the chip's y, Y Value its
+    x inverted, Z Value its z."""
+    scale = 0.467142857
+    chip = read_value(rest, "/3313/0")
+    mounted = read_value(rest, "/3313/1")
+    assert chip[X_VALUE] == pytest.approx(5 * scale, rel=1e-6), chip
+    assert mounted[X_VALUE] == pytest.approx(-3 * scale, rel=1e-6), mounted
+    assert mounted[Y_VALUE] == pytest.approx(-5 * scale, rel=1e-6), mounted
+    assert mounted[Z_VALUE] == pytest.approx(21 * scale, rel=1e-6), mounted
+    try:
+        axes_regs(hw, 0x4c, 0x00, (-7, 11, 2), "6")
+        mounted = read_value(rest, "/3313/1")
+        assert [mounted[r] for r in (X_VALUE, Y_VALUE, Z_VALUE)] == \
+            pytest.approx([11 * scale, 7 * scale, 2 * scale], rel=1e-6), mounted
+    finally:
+        axes_regs(hw, 0x4c, 0x00, (5, -3, 21), "6")
 
 
 # --- observation ----------------------------------------------------------------------------------

@@ -103,6 +103,48 @@ static void test_check(void **state)
 	assert_string_equal(bad, "channel");
 }
 
+static void test_axes(void **state)
+{
+	int map[DRV_MAX_AXES];
+	double sign[DRV_MAX_AXES];
+	struct drv_info info = { 0 };
+	struct errbuf err = { "" };
+	struct section sec;
+	const char *bad = NULL;
+
+	assert_int_equal(parse_axes("x y z", map, sign), 0);
+	assert_int_equal(map[0], 0);
+	assert_int_equal(map[2], 2);
+	assert_true(sign[0] == 1 && sign[1] == 1 && sign[2] == 1);
+	assert_int_equal(parse_axes(" y, -x  z ", map, sign), 0);
+	assert_int_equal(map[0], 1);
+	assert_int_equal(map[1], 0);
+	assert_true(sign[0] == 1 && sign[1] == -1 && sign[2] == 1);
+	assert_int_equal(parse_axes("-z -y -x", map, sign), 0);
+	assert_int_equal(map[0], 2);
+	assert_true(sign[2] == -1);
+	/* each axis once, three of them, nothing else */
+	assert_int_equal(parse_axes("x x z", map, sign), -EINVAL);
+	assert_int_equal(parse_axes("x y", map, sign), -EINVAL);
+	assert_int_equal(parse_axes("x y z x", map, sign), -EINVAL);
+	assert_int_equal(parse_axes("x y w", map, sign), -EINVAL);
+	assert_int_equal(parse_axes("xy z", map, sign), -EINVAL);
+	assert_int_equal(parse_axes("+x y z", map, sign), -EINVAL);
+	assert_int_equal(parse_axes("", map, sign), -EINVAL);
+
+	section_init(&sec, (const char *[]){ "device=mma7660", "channel=accel", "axes=y -x z", NULL });
+	assert_int_equal(drv_iio.check(&sec.s, &info, &bad, &err), 0);
+	assert_int_equal(info.axes, 3);
+	section_init(&sec, (const char *[]){ "device=mma7660", "channel=accel", "axes=y x", NULL });
+	assert_int_equal(drv_iio.check(&sec.s, &info, &bad, &err), -EINVAL);
+	assert_string_equal(bad, "axes");
+	assert_non_null(strstr(err.msg, "each once"));
+	section_init(&sec, (const char *[]){ "device=bme280", "channel=temp", "axes=x y z", NULL });
+	assert_int_equal(drv_iio.check(&sec.s, &info, &bad, &err), -EINVAL);
+	assert_string_equal(bad, "axes");
+	assert_non_null(strstr(err.msg, "three-axis"));
+}
+
 static void test_missing_device(void **state)
 {
 	struct errbuf err = { "" };
@@ -121,6 +163,7 @@ int main(void)
 		cmocka_unit_test(test_channel_ids),
 		cmocka_unit_test(test_abi_value),
 		cmocka_unit_test(test_check),
+		cmocka_unit_test(test_axes),
 		cmocka_unit_test(test_missing_device),
 	};
 
