@@ -2,6 +2,9 @@
  * (see codec_cbor_stream.h). */
 #include "codec_cbor_stream.h"
 
+#include <errno.h>
+#include <math.h>
+
 static void item(void *arg, const struct cbor_item *it)
 {
 	struct cbor_stream *s = arg;
@@ -100,3 +103,29 @@ const struct cbor_callbacks cbor_stream_callbacks = {
 	.undefined = on_undef, .null = on_null, .boolean = on_bool,
 	.indef_break = on_break,
 };
+
+int cbor_item_time(const struct cbor_item *it, int64_t *out)
+{
+	double f;
+
+	switch (it->kind) {
+	case I_UINT:
+		if (it->u > INT64_MAX)
+			return -ERANGE;
+		*out = (int64_t)it->u;
+		return 0;
+	case I_NEGINT:
+		if (it->u > INT64_MAX)
+			return -ERANGE;
+		*out = -1 - (int64_t)it->u;
+		return 0;
+	case I_FLOAT:
+		f = floor(it->f);
+		if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0))
+			return -ERANGE;
+		*out = (int64_t)f;
+		return 0;
+	default:
+		return -EINVAL;
+	}
+}

@@ -52,4 +52,9 @@ struct cbor_stream {
 
 extern const struct cbor_callbacks cbor_stream_callbacks;
 
+/* A time as the decoders take it: an integer, or a float rounded down.
+ * Returns 0, -EINVAL when the item is not a number, -ERANGE when it does not
+ * fit in 64 bits. */
+int cbor_item_time(const struct cbor_item *it, int64_t *out);
+
 #endif

@@ -32,6 +32,7 @@
 #include "codec.h"
 #include "codec_cbor_stream.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -398,31 +399,15 @@ static void key_id(struct ldec *c, const struct cbor_item *it)
 
 static bool take_time(struct ldec *c, const struct cbor_item *it, struct dm_value *v)
 {
-	double f;
+	int64_t t;
+	int rc = cbor_item_time(it, &t);
 
-	switch (it->kind) {
-	case I_UINT:
-		if (it->u > INT64_MAX)
-			break;
-		*v = dm_time((int64_t)it->u);
-		return true;
-	case I_NEGINT:
-		if (it->u > INT64_MAX)
-			break;
-		*v = dm_time(-1 - (int64_t)it->u);
-		return true;
-	case I_FLOAT:
-		f = floor(it->f);
-		if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0))
-			break;
-		*v = dm_time((int64_t)f);
-		return true;
-	default:
-		fail(c, "tag 1 (a time) must mark a number");
+	if (rc) {
+		fail(c, rc == -EINVAL ? "tag 1 (a time) must mark a number" : "time out of range");
 		return false;
 	}
-	fail(c, "time out of range");
-	return false;
+	*v = dm_time(t);
+	return true;
 }
 
 static void value(struct ldec *c, const struct cbor_item *it)

@@ -12,6 +12,7 @@
 #include "codec.h"
 #include "codec_cbor_stream.h"
 
+#include <errno.h>
 #include <float.h>
 #include <math.h>
 #include <stdarg.h>
@@ -272,31 +273,11 @@ static void item_done(struct cdec *c)
 
 static bool number(struct cdec *c, const struct cbor_item *it, int64_t *out)
 {
-	double f;
+	int rc = cbor_item_time(it, out);
 
-	switch (it->kind) {
-	case I_UINT:
-		if (it->u > INT64_MAX)
-			break;
-		*out = (int64_t)it->u;
-		return true;
-	case I_NEGINT:
-		if (it->u > INT64_MAX)
-			break;
-		*out = -1 - (int64_t)it->u;
-		return true;
-	case I_FLOAT:
-		f = floor(it->f);
-		if (!(f >= -9223372036854775808.0 && f < 9223372036854775808.0))
-			break;
-		*out = (int64_t)f;
-		return true;
-	default:
-		fail(c, "a time must be a number");
-		return false;
-	}
-	fail(c, "time out of range");
-	return false;
+	if (rc)
+		fail(c, rc == -EINVAL ? "a time must be a number" : "time out of range");
+	return !rc;
 }
 
 static void take_bytes(struct cdec *c, enum dm_type type, const struct cbor_item *it)

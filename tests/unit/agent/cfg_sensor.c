@@ -14,6 +14,8 @@
 
 #include <cmocka.h>
 
+#include "cfg_helpers.h"
+
 #include "cfg.h"
 #include "drv.h"
 
@@ -84,45 +86,9 @@ static void test_good(void **state)
 	cfg_free(c);
 }
 
-/* Loads one bad fixture: it must fail with the message of its first line. */
-static void check_bad(const char *path)
-{
-	char line[512], *out = NULL, *expect;
-	size_t len = 0;
-	FILE *f = fopen(path, "r"), *err;
-
-	assert_non_null(f);
-	assert_non_null(fgets(line, sizeof(line), f));
-	fclose(f);
-	line[strcspn(line, "\n")] = 0;
-	expect = strstr(line, "; expect: ");
-	assert_non_null(expect);
-	expect += strlen("; expect: ");
-	err = open_memstream(&out, &len);
-	assert_null(cfg_load(path, err));
-	fclose(err);
-	if (!strstr(out, expect))
-		fail_msg("%s: expected \"%s\", got \"%s\"", path, expect, out);
-	free(out);
-}
-
 static void test_bad_files(void **state)
 {
-	DIR *d = opendir("agent/cfg_sensor");
-	struct dirent *e;
-	char path[300];
-	int n = 0;
-
-	assert_non_null(d);
-	while ((e = readdir(d))) {
-		if (strncmp(e->d_name, "bad_", 4))
-			continue;
-		snprintf(path, sizeof(path), "agent/cfg_sensor/%s", e->d_name);
-		check_bad(path);
-		n++;
-	}
-	closedir(d);
-	assert_true(n >= 30);
+	check_bad_fixtures("agent/cfg_sensor", 30);
 }
 
 static const char many[] =

@@ -20,36 +20,8 @@
 
 #include "../../../agent/fw_image.c"
 
-struct tmp {
-	char dir[64];
-};
+#include "tmpdir_helpers.h"
 
-static int setup(void **state)
-{
-	struct tmp *t = calloc(1, sizeof(*t));
-
-	if (!t)
-		return -1;
-	strcpy(t->dir, "/tmp/lwm2md-fwimage-XXXXXX");
-	if (!mkdtemp(t->dir)) {
-		free(t);
-		return -1;
-	}
-	*state = t;
-	return 0;
-}
-
-static int teardown(void **state)
-{
-	struct tmp *t = *state;
-	char cmd[128];
-
-	snprintf(cmd, sizeof(cmd), "rm -rf %s", t->dir);
-	if (system(cmd) != 0)
-		return -1;
-	free(t);
-	return 0;
-}
 
 static void whole_hash(const uint8_t *p, size_t len, uint8_t out[FW_HASH_LEN])
 {
@@ -215,11 +187,11 @@ static void test_hash_hex(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_pieces_hash_like_the_whole, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_resume_rehashes_what_is_on_disk, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_max_size_and_room, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_ecdsa_p256_signature, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_rsa_signature, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_pieces_hash_like_the_whole, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_resume_rehashes_what_is_on_disk, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_max_size_and_room, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_ecdsa_p256_signature, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_rsa_signature, tmpdir_setup, tmpdir_teardown),
 		cmocka_unit_test(test_hash_hex),
 	};
 

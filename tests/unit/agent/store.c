@@ -19,40 +19,8 @@
 #include "err.h"
 #include "store.h"
 
-struct tmp {
-	char dir[64];
-};
+#include "tmpdir_helpers.h"
 
-static int setup(void **state)
-{
-	struct tmp *t = calloc(1, sizeof(*t));
-
-	if (!t)
-		return -1;
-	strcpy(t->dir, "/tmp/lwm2md-store-XXXXXX");
-	if (!mkdtemp(t->dir)) {
-		free(t);
-		return -1;
-	}
-	*state = t;
-	return 0;
-}
-
-static int rm_one(const char *path, const struct stat *st, int flag, struct FTW *ftw)
-{
-	return remove(path);
-}
-
-static int teardown(void **state)
-{
-	struct tmp *t = *state;
-	int rc;
-
-	chmod(t->dir, 0700);
-	rc = nftw(t->dir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
-	free(t);
-	return rc;
-}
 
 static void path_of(char *p, size_t size, const struct tmp *t, const char *name)
 {
@@ -239,15 +207,15 @@ static void test_mkdir(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_roundtrip, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_absent, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_names, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_missing_dir, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_write_fails_keeps_old, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_too_big, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_read_dir, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_remove, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_mkdir, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_roundtrip, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_read_absent, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_bad_names, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_write_missing_dir, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_write_fails_keeps_old, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_read_too_big, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_read_dir, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_remove, tmpdir_setup, tmpdir_teardown),
+		cmocka_unit_test_setup_teardown(test_mkdir, tmpdir_setup, tmpdir_teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
