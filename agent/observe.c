@@ -290,6 +290,7 @@ static void notify(struct obs *o, const struct attrs *a, bool force)
 	struct agent *ag = o->m->ag;
 	struct errbuf err = { "" };
 	struct buf body;
+	bool storing, online;
 	uint64_t h;
 	int rc;
 
@@ -316,27 +317,29 @@ static void notify(struct obs *o, const struct attrs *a, bool force)
 		return;
 	}
 	o->seq = (o->seq + 1) & 0xFFFFFF;
-	if (reg_state(ag->reg) != REG_REGISTERED && reg_state(ag->reg) != REG_UPDATING) {
-		/* offline: keep it if the server asked for that (1/0/6) */
-		if (ag->cfg->server.notification_storing)
-			send_store_notification(ag->send, o->token, o->toklen, o->seq, o->format,
-						body.p, body.len);
-		buf_fini(&body);
-		o->last_hash = h;
-		o->last_sent = loop_now();
-		settled(o);
-		remember_values(o);
-		return;
+	storing = ag->cfg->server.notification_storing;
+	online = reg_state(ag->reg) == REG_REGISTERED || reg_state(ag->reg) == REG_UPDATING;
+	if (online && !(storing && send_queued(ag->send))) {
+		reg_wake(ag->reg);
+		rc = coapc_notify(ag->coap, o->token, o->toklen, o->seq,
+				  (a->set & ATTR_CON) ? a->con :
+				  ag->cfg->server.confirmable_notifications,
+				  COAP_RESPONSE_CODE(205), o->format, body.p, body.len);
+		if (rc)         /* no route to the server (a link down): as offline */
+			log_warn("notification not sent (%d)%s", rc,
+				 storing ? "; queued" : "; lost (Notification Storing is off)");
 	}
-	reg_wake(ag->reg);
-	rc = coapc_notify(ag->coap, o->token, o->toklen, o->seq,
-			  (a->set & ATTR_CON) ? a->con : ag->cfg->server.confirmable_notifications,
-			  COAP_RESPONSE_CODE(205), o->format, body.p, body.len);
+	/* offline, or behind what is queued (order): keep it if the server
+	 * asked for that (1/0/6) */
+	if ((!online || rc || send_queued(ag->send)) && storing) {
+		send_store_notification(ag->send, o->token, o->toklen, o->seq, o->format, body.p,
+					body.len);
+		if (online)
+			send_flush(ag->send);
+	}
 	buf_fini(&body);
-	if (rc) {
-		log_warn("notification not sent: %d", rc);
-		return;
-	}
+	/* sent, kept or lost alike: the next one is due pmax from now (a
+	 * failed one retried at once would spin the loop) */
 	o->last_hash = h;
 	o->last_sent = loop_now();
 	settled(o);

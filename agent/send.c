@@ -275,9 +275,9 @@ static void flush(struct sendq *q)
 					  COAP_RESPONSE_CODE(205), h->format[0] << 8 | h->format[1],
 					  b.p + sizeof(*h), len);
 			buf_fini(&b);
-			forget(q, q->ids[0]);
-			if (rc)
+			if (rc)         /* no route yet (a link down): kept for later */
 				return;
+			forget(q, q->ids[0]);
 			continue;
 		}
 		reg_wake(ag->reg);
