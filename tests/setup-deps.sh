@@ -7,7 +7,7 @@ set -eu
 need_apt=""
 for p in build-essential pkg-config libcoap3-dev libcoap3-bin libmbedtls-dev libgpiod-dev \
 	 libiio-dev libinih-dev libcbor-dev libjansson-dev libsystemd-dev libcmocka-dev libmnl-dev \
-	 strace procps iproute2 curl \
+	 strace procps iproute2 nftables curl \
 	 libcurl4-openssl-dev openssl swupdate libswupdate-dev cpio nginx-light \
 	 debhelper lintian groff-base; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need_apt="$need_apt $p"

@@ -18,6 +18,7 @@ tests/leshan-server/target/lwm2md-test-server.jar).
 
 from __future__ import annotations
 
+import os
 import re
 import signal
 import time
@@ -28,6 +29,7 @@ import pytest
 from daemon import Daemon
 from leshan import EventStream, LeshanServer, Rest
 from rawpeer import RawPeer
+from util import GW_ADDR, NET_SIDE, SERVER, Netns, NsDaemon, NsLeshan
 
 _SERVERS = []   # every LeshanServer started in this session (for failure reports)
 
@@ -222,6 +224,90 @@ def wait_registered(d: Daemon, server, timeout: float = None):
         raise AssertionError(f"{e}{note}\nlwm2md {state}; its log:\n{d.log_tail()}") from None
     _register_failures = 0
     return reg
+
+
+# --- network namespaces (test_connectivity, test_outage) ----------------------------
+
+@pytest.fixture(scope="module")
+def netpair(tmp_path_factory):
+    """Two network namespaces of this module's own: "net" holds the test
+    server on SERVER (a loopback address there), "gw" is where lwm2md runs,
+    a veth pair (nv0 in "net", gv0 in "gw") joins them."""
+    if os.geteuid() != 0:
+        pytest.fail("the namespace tests need root (ip netns)")
+    tag = uuid.uuid4().hex[:6]
+    net, gw = Netns(f"lwm2md-net-{tag}"), None
+    srv = None
+    try:
+        gw = Netns(f"lwm2md-gw-{tag}")
+        # no IPv6: its link-local addresses come and go on their own (DAD)
+        # and would make notifications the tests did not cause
+        for ns in (net, gw):
+            ns.sysctl("net.ipv6.conf.all.disable_ipv6", 1)
+            ns.sysctl("net.ipv6.conf.default.disable_ipv6", 1)
+        # deleting the address in use promotes the secondary one
+        gw.sysctl("net.ipv4.conf.all.promote_secondaries", 1)
+        gw.sysctl("net.ipv4.conf.default.promote_secondaries", 1)
+        net.ip("link", "add", "nv0", "type", "veth", "peer", "name", "gv0", "netns", gw.name)
+        net.ip("addr", "add", f"{NET_SIDE}/24", "dev", "nv0")
+        net.ip("link", "set", "nv0", "up")
+        net.ip("addr", "add", f"{SERVER}/32", "dev", "lo")
+        srv = NsLeshan(tmp_path_factory.mktemp("leshan-ns"), net, SERVER)
+        _SERVERS.append(srv)            # its log goes into failure reports
+        with net.entered():
+            srv.start()
+        yield net, gw, srv
+    finally:
+        if srv:
+            srv.stop()
+        if gw:
+            gw.delete()
+        net.delete()
+
+
+@pytest.fixture
+def ns_env(netpair, tmp_path, request):
+    """gw in its starting state (one address, a route to the server through
+    NET_SIDE), this thread in "net", and a function start(sections=None,
+    **server_opts) that starts lwm2md in "gw"; teardown stops it (exit 0, no
+    sanitizer report)."""
+    net, gw, srv = netpair
+    gw.ip("addr", "flush", "dev", "gv0")
+    gw.ip("addr", "add", f"{GW_ADDR}/24", "dev", "gv0")
+    gw.ip("link", "set", "gv0", "up")
+    gw.ip("route", "replace", "10.202.0.0/24", "via", NET_SIDE, "dev", "gv0")
+    started = []
+    request.node._lwm2md_daemons = started      # their logs go into failure reports
+
+    def start(sections=None, **server_opts) -> NsDaemon:
+        ep = unique_endpoint(request.node.name)
+        state = tmp_path / "state"
+        state.mkdir(exist_ok=True)
+        secs = {"server": {"uri": srv.uri, "endpoint": ep, "lifetime": 300, **server_opts},
+                "state": {"dir": str(state)}, "control": {"socket": str(tmp_path / "ctl.sock")},
+                "log": {"level": "debug"}}
+        for sec, kv in (sections or {}).items():
+            secs.setdefault(sec, {}).update(kv)
+        d = NsDaemon(gw, tmp_path / "daemon", secs, ep)
+        started.append(d)
+        d.start()
+        wait_registered(d, srv)
+        return d
+
+    with net.entered():
+        try:
+            yield gw, srv, Rest(srv.api), start
+        finally:
+            problems = []
+            for d in started:
+                if d.alive():
+                    rc = d.stop(signal.SIGTERM, timeout=15)
+                    if rc != 0:
+                        problems.append(f"{d.endpoint}: exit code {rc}")
+                found = d.sanitizer_report()
+                if found:
+                    problems.append(f"{d.endpoint}: sanitizer report ({found}):\n{d.log_tail(120)}")
+            assert not problems, "\n".join(problems)
 
 
 # --- failure reports ------------------------------------------------------------

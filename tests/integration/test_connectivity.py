@@ -11,23 +11,15 @@ those namespaces."""
 
 from __future__ import annotations
 
-import ctypes
 import json
-import os
 import re
-import signal
 import subprocess
-import time
-import uuid
-from contextlib import contextmanager
 from pathlib import Path
 
-import pytest
-
-from conftest import _SERVERS, unique_endpoint, wait_registered
-from daemon import Daemon, daemon_bin, daemon_env, die_with_parent
-from leshan import MODELS, EventStream, LeshanServer, Rest, jar_path, res
+from conftest import wait_registered
+from leshan import EventStream, res
 from reporting_util import is_notification_of, observe, single_value
+from util import GW_ADDR, GW_ADDR2, NET_SIDE
 
 BEARER_WLAN, BEARER_ETHERNET, BEARER_WIRED_OTHER = 21, 41, 44
 
@@ -161,175 +153,6 @@ def test_statistics_collection_survives_restart(daemon, leshan, rest, endpoint):
 
 
 # --- network namespaces --------------------------------------------------------
-
-CLONE_NEWNET = 0x40000000
-_libc = ctypes.CDLL(None, use_errno=True)
-
-
-def ip(*args, check=True):
-    cp = subprocess.run(["ip", *map(str, args)], capture_output=True, text=True)
-    if check and cp.returncode:
-        raise AssertionError(f"ip {' '.join(map(str, args))}: {cp.stderr.strip()}")
-    return cp
-
-
-class Netns:
-    def __init__(self, name: str):
-        self.name = name
-        ip("netns", "add", name)
-        self.ip("link", "set", "lo", "up")
-
-    def ip(self, *args, check=True):
-        return ip("-n", self.name, *args, check=check)
-
-    def sysctl(self, key: str, value):
-        subprocess.run(["ip", "netns", "exec", self.name, "sysctl", "-q", "-w", f"{key}={value}"],
-                       check=True)
-
-    @property
-    def prefix(self) -> list:
-        return ["ip", "netns", "exec", self.name]
-
-    @contextmanager
-    def entered(self):
-        """This thread (and threads it starts) in the namespace: sockets
-        opened meanwhile live there."""
-        home = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        target = os.open(f"/run/netns/{self.name}", os.O_RDONLY)
-        try:
-            if _libc.setns(target, CLONE_NEWNET):
-                raise OSError(ctypes.get_errno(), "setns")
-            yield self
-        finally:
-            _libc.setns(home, CLONE_NEWNET)
-            os.close(home)
-            os.close(target)
-
-    def delete(self):
-        ip("netns", "delete", self.name, check=False)
-
-
-class NsLeshan(LeshanServer):
-    """The test server inside a namespace, on host:5683, REST on 127.0.0.1:8080
-    there (start and REST calls need the namespace entered)."""
-
-    def __init__(self, workdir: Path, ns: Netns, host: str):
-        super().__init__(workdir, coap_port=5683, web_port=8080)
-        self.ns, self.host = ns, host
-
-    @property
-    def uri(self) -> str:
-        return f"coap://{self.host}:{self.coap_port}"
-
-    def command(self):
-        cmd = self.ns.prefix + ["java", "-jar", str(jar_path()), "-lh", self.host, "-lp",
-                                str(self.coap_port), "-wh", "127.0.0.1", "-wp", str(self.web_port)]
-        if MODELS.is_dir():
-            cmd += ["-m", str(MODELS)]
-        return cmd
-
-
-class NsDaemon(Daemon):
-    """lwm2md under `ip netns exec` (which also mounts that namespace's /sys)."""
-
-    def __init__(self, ns: Netns, *args, **kw):
-        self.ns = ns
-        super().__init__(*args, **kw)
-
-    def start(self):
-        cmd = self.ns.prefix + [str(daemon_bin()), "-c", str(self.cfg_path), "--foreground"]
-        with open(self.log_path, "ab") as log:
-            log.write(f"===== {' '.join(cmd)}\n".encode())
-            log.flush()
-            self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, env=daemon_env(),
-                                         cwd=self.workdir, preexec_fn=die_with_parent)
-        self.returncode = None
-        return self
-
-
-SERVER = "10.202.0.1"          # on lo in "net"
-NET_SIDE = "10.201.0.1"        # veth in "net": the router lwm2md sees
-GW_ADDR = "10.201.0.2"         # veth in "gw": lwm2md's address
-GW_ADDR2 = "10.201.0.3"
-
-
-@pytest.fixture(scope="module")
-def netpair(tmp_path_factory):
-    """The two namespaces, the veth pair, and the server in "net"."""
-    if os.geteuid() != 0:
-        pytest.fail("the namespace tests need root (ip netns)")
-    tag = uuid.uuid4().hex[:6]
-    net, gw = Netns(f"lwm2md-net-{tag}"), None
-    srv = None
-    try:
-        gw = Netns(f"lwm2md-gw-{tag}")
-        # no IPv6: its link-local addresses come and go on their own (DAD)
-        # and would make notifications the tests did not cause
-        for ns in (net, gw):
-            ns.sysctl("net.ipv6.conf.all.disable_ipv6", 1)
-            ns.sysctl("net.ipv6.conf.default.disable_ipv6", 1)
-        # deleting the address in use promotes the secondary one
-        gw.sysctl("net.ipv4.conf.all.promote_secondaries", 1)
-        gw.sysctl("net.ipv4.conf.default.promote_secondaries", 1)
-        net.ip("link", "add", "nv0", "type", "veth", "peer", "name", "gv0", "netns", gw.name)
-        net.ip("addr", "add", f"{NET_SIDE}/24", "dev", "nv0")
-        net.ip("link", "set", "nv0", "up")
-        net.ip("addr", "add", f"{SERVER}/32", "dev", "lo")
-        srv = NsLeshan(tmp_path_factory.mktemp("leshan-ns"), net, SERVER)
-        _SERVERS.append(srv)            # its log goes into failure reports
-        with net.entered():
-            srv.start()
-        yield net, gw, srv
-    finally:
-        if srv:
-            srv.stop()
-        if gw:
-            gw.delete()
-        net.delete()
-
-
-@pytest.fixture
-def ns_env(netpair, tmp_path, request):
-    """gw in its starting state (one address, a route to the server through
-    NET_SIDE), this thread in "net", and a function that starts lwm2md in
-    "gw"; teardown stops it (exit 0, no sanitizer report)."""
-    net, gw, srv = netpair
-    gw.ip("addr", "flush", "dev", "gv0")
-    gw.ip("addr", "add", f"{GW_ADDR}/24", "dev", "gv0")
-    gw.ip("link", "set", "gv0", "up")
-    gw.ip("route", "replace", "10.202.0.0/24", "via", NET_SIDE, "dev", "gv0")
-    started = []
-    request.node._lwm2md_daemons = started      # their logs go into failure reports
-
-    def start(**server_opts) -> NsDaemon:
-        ep = unique_endpoint(request.node.name)
-        state = tmp_path / "state"
-        state.mkdir(exist_ok=True)
-        secs = {"server": {"uri": srv.uri, "endpoint": ep, "lifetime": 300, **server_opts},
-                "state": {"dir": str(state)}, "control": {"socket": str(tmp_path / "ctl.sock")},
-                "log": {"level": "debug"}}
-        d = NsDaemon(gw, tmp_path / "daemon", secs, ep)
-        started.append(d)
-        d.start()
-        wait_registered(d, srv)
-        return d
-
-    with net.entered():
-        try:
-            yield gw, srv, Rest(srv.api), start
-        finally:
-            problems = []
-            for d in started:
-                if d.alive():
-                    rc = d.stop(signal.SIGTERM, timeout=15)
-                    if rc != 0:
-                        problems.append(f"{d.endpoint}: exit code {rc}")
-                found = d.sanitizer_report()
-                if found:
-                    problems.append(f"{d.endpoint}: sanitizer report ({found}):\n{d.log_tail(120)}")
-            assert not problems, "\n".join(problems)
-
 
 def addresses_are(*want):
     return lambda data: is_notification_of("/4/0/4")(data) and \
