@@ -53,8 +53,10 @@ def leshan(tmp_path_factory):
 def leshan_factory(tmp_path_factory):
     started = []
 
-    def make():
+    def make(args=()):
+        """args: more test server options (e.g. ("--awake-time", "3"))."""
         srv = LeshanServer(tmp_path_factory.mktemp("leshan-private"))
+        srv.extra_args = list(args)
         _SERVERS.append(srv)
         started.append(srv)
         return srv.start()

@@ -63,6 +63,7 @@ class LeshanServer:
         self.log_path = self.workdir / "leshan.log"
         self.proc = None
         self.starts = 0
+        self.extra_args = []        # more test server options, e.g. ["--awake-time", "3"]
 
     @property
     def uri(self) -> str:
@@ -79,7 +80,7 @@ class LeshanServer:
                "-wh", "127.0.0.1", "-wp", str(self.web_port)]
         if MODELS.is_dir():
             cmd += ["-m", str(MODELS)]
-        return cmd
+        return cmd + list(self.extra_args)
 
     def start(self):
         jar = jar_path()

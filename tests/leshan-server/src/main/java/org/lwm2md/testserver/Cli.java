@@ -17,6 +17,7 @@ final class Cli {
     int webPort = 8080;       // -wp
     File modelsFolder;        // -m
     int verbosity;            // -v, -vv, -vvv
+    Integer awakeTime;        // --awake-time (s): null = Leshan's default, 93 s
 
     static final class UsageException extends Exception {
         private static final long serialVersionUID = 1L;
@@ -32,7 +33,7 @@ final class Cli {
 
     private static final java.util.Set<String> WITH_VALUE = java.util.Set.of("-lh", "--coap-host", "-lp",
             "--coap-port", "-slh", "--coaps-host", "-slp", "--coaps-port", "-wh", "--web-host", "-wp", "--web-port",
-            "-m", "--models-folder");
+            "-m", "--models-folder", "--awake-time");
 
     boolean coapsEnabled() {
         return coapsHost != null || coapsPort != null;
@@ -105,6 +106,9 @@ final class Cli {
             case "--models-folder":
                 cli.modelsFolder = new File(value);
                 break;
+            case "--awake-time":
+                cli.awakeTime = seconds(name, value);
+                break;
             default:
                 throw new UsageException("Unknown option: '" + name + "'");
             }
@@ -122,6 +126,19 @@ final class Cli {
         } catch (NumberFormatException e) {
             throw new UsageException("Invalid value '" + value + "' for option '" + option
                     + "': port must be a number between 0 and 65535");
+        }
+    }
+
+    private static int seconds(String option, String value) throws UsageException {
+        try {
+            int s = Integer.parseInt(value);
+            if (s < 1 || s > 86400) {
+                throw new NumberFormatException();
+            }
+            return s;
+        } catch (NumberFormatException e) {
+            throw new UsageException("Invalid value '" + value + "' for option '" + option
+                    + "': seconds must be a number between 1 and 86400");
         }
     }
 
@@ -143,5 +160,7 @@ final class Cli {
         out.println("  -m,   --models-folder DIR    Extra object models (OMA DDF XML), in addition to");
         out.println("                               Leshan's built-in default models.");
         out.println("  -no,  --disable-oscore       Accepted for compatibility; ignored (no OSCORE here).");
+        out.println("        --awake-time SECONDS   How long a queue-mode client counts as awake after it");
+        out.println("                               registered, updated or notified. Default: 93 (Leshan's).");
     }
 }

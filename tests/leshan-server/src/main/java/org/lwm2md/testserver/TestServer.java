@@ -17,6 +17,7 @@ import org.eclipse.leshan.core.model.ObjectLoader;
 import org.eclipse.leshan.core.model.ObjectModel;
 import org.eclipse.leshan.server.LeshanServer;
 import org.eclipse.leshan.server.LeshanServerBuilder;
+import org.eclipse.leshan.server.queue.StaticClientAwakeTimeProvider;
 import org.eclipse.leshan.server.model.VersionedModelProvider;
 import org.eclipse.leshan.servers.security.EditableSecurityStore;
 import org.eclipse.leshan.servers.security.InMemorySecurityStore;
@@ -146,6 +147,9 @@ public final class TestServer {
         }
         builder.setObjectModelProvider(new VersionedModelProvider(models));
         builder.setSecurityStore(securityStore);
+        if (cli.awakeTime != null) {
+            builder.setClientAwakeTimeProvider(new StaticClientAwakeTimeProvider(cli.awakeTime * 1000));
+        }
 
         // Californium transport. The configuration is built in memory: nothing is read from or written to
         // Californium*.properties files in the working directory.
