@@ -194,6 +194,8 @@ static int server_key(struct reader *r, const char *sec, const char *key, const 
 		return set_u32(r, sec, key, val, &s->default_pmax, 0, 31536000);
 	if (!strcmp(key, "disable_timeout"))
 		return set_u32(r, sec, key, val, &s->disable_timeout, 0, 31536000);
+	if (!strcmp(key, "awake_time"))
+		return set_u32(r, sec, key, val, &s->awake_time, 1, 86400);
 	if (!strcmp(key, "confirmable_notifications"))
 		return set_bool(r, sec, key, val, &s->confirmable_notifications);
 	if (!strcmp(key, "notification_storing"))
@@ -436,6 +438,7 @@ static void defaults(struct cfg *c)
 	c->server.lifetime = 300;
 	c->server.short_server_id = 1;
 	c->server.disable_timeout = 86400;
+	c->server.awake_time = 93;      /* CoAP MAX_TRANSMIT_WAIT, Leshan's default */
 	c->server.notification_storing = true;
 	c->server.retry_count = 5;
 	c->server.retry_timer = 60;

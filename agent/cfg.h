@@ -19,6 +19,7 @@ struct cfg_server {
 	char *endpoint;         /* default: the host name */
 	uint32_t lifetime;      /* s */
 	char *binding;          /* "U" or "UQ" */
+	uint32_t awake_time;    /* s the server counts us awake after we sent (queue mode) */
 	uint16_t short_server_id;
 	uint32_t default_pmin, default_pmax;
 	uint32_t disable_timeout;

@@ -47,7 +47,6 @@ struct reg {
 };
 
 #define REG_FILE "registration.json"
-#define QUEUE_AWAKE_MS 93000   /* CoAP MAX_TRANSMIT_WAIT: the server's awake window */
 
 static void send_register(struct reg *r);
 
@@ -432,7 +431,7 @@ void reg_wake(struct reg *r)
 	 * it hears from us; an Update first lets them come in the same window */
 	if (!strchr(server_obj_binding(r->ag), 'Q') || r->state != REG_REGISTERED)
 		return;
-	if (loop_now() - coapc_last_tx(r->ag->coap) >= QUEUE_AWAKE_MS)
+	if (loop_now() - coapc_last_tx(r->ag->coap) >= (uint64_t)r->ag->cfg->server.awake_time * 1000)
 		send_update(r);
 }
 

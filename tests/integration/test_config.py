@@ -48,6 +48,7 @@ uri = coap://127.0.0.1:5683
 endpoint = gw-0001
 lifetime = 300
 binding = UQ
+awake_time = 93
 short_server_id = 1
 default_pmin = 0
 default_pmax = 0
@@ -101,6 +102,8 @@ BAD = {
     "uri_scheme_http": ("[server]\nuri = http://127.0.0.1:5683\n", 2, "server", "uri", "http://127.0.0.1:5683"),
     "uri_bad_port": ("[server]\nuri = coap://127.0.0.1:99999\n", 2, "server", "uri", "coap://127.0.0.1:99999"),
     "uri_no_host": ("[server]\nuri = coap://\n", 2, "server", "uri", "coap://"),
+    "awake_time_zero": ("[server]\nuri = coap://127.0.0.1:5683\nawake_time = 0\n", 3, "server", "awake_time",
+                        "0"),
     "binding_x": ("[server]\nuri = coap://127.0.0.1:5683\nbinding = X\n", 3, "server", "binding", "X"),
     "short_server_id_zero": ("[server]\nuri = coap://127.0.0.1:5683\nshort_server_id = 0\n", 3, "server",
                              "short_server_id", "0"),
