@@ -61,7 +61,7 @@ else
 		echo "hwsim: again with $LWM2MD_ASAN_BIN (ASan+UBSan)" >&2
 		ip netns exec "$NS" env HWSIM_RUN="$RUN/asan" LWM2MD_BIN="$LWM2MD_ASAN_BIN" \
 			python3 -m pytest -c "$HERE/pytest.ini" --rootdir "$HERE" -m "not bench" \
-			"$HERE/test_sensors.py" "$HERE/test_wifi.py" "$@"
+			"$HERE/test_connectivity.py" "$HERE/test_sensors.py" "$@"
 		rc2=$?
 		[ $rc2 -ne 5 ] || rc2=0      # 5: -k left none of them
 		[ $rc -ne 0 ] || rc=$rc2
