@@ -471,11 +471,13 @@ def methods(args, sections) -> str:
    Values (5700) with Observe-Composite: FETCH with Observe 0 and a SenML CBOR
    list of {reporting.PATHS_PER_OBS} paths (`OBS_MAX_PATHS`) per observation, answered in SenML
    CBOR; default pmin 0, no other attributes.  One second after the last
-   observation started, the notifications the peer's receive thread logs are
-   counted over a {args.notify_window:.0f} s window (by token, by arrival time).  The peer's
-   socket asks for a 16 MiB receive buffer (SO_RCVBUFFORCE); datagrams the kernel
-   still dropped show in `RcvbufErrors` of `/proc/net/snmp` (counted for the
-   whole machine).
+   observation started, the bench reads the peer's socket itself (its receive
+   thread paused) and counts the notifications whose kernel receive time
+   stamp (`SO_TIMESTAMPNS`) falls in a {args.notify_window:.0f} s window, reading on past the
+   window's end until the backlog is in: a reader that falls behind does not
+   shrink the count.  The socket asks for a 16 MiB receive buffer
+   (`SO_RCVBUFFORCE`); datagrams the kernel still dropped show in
+   `RcvbufErrors` of `/proc/net/snmp` (counted for the whole machine).
    The daemon's CPU time over the same window is from `/proc/PID/stat`.
 8. **Change → notification latency**: a `sim` Digital Output (3201, no
    hardware) whose state (5550) the peer observes (text/plain, pmin 0).  The

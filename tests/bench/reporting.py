@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import socket
 import statistics
+import struct
 import time
 from pathlib import Path
 
@@ -21,6 +22,7 @@ NOTIFY_PERIOD = 0.1          # s: the sim driver's shortest period
 PATHS_PER_OBS = 16           # OBS_MAX_PATHS in agent/observe.h
 BYTES_SENSORS = 100
 QUEUE_SENSORS = 10
+SO_TIMESTAMPNS = getattr(socket, "SO_TIMESTAMPNS", 35)
 QUEUE_HEADER = 28            # struct hdr in agent/send.c, before the SenML CBOR payload
 
 
@@ -31,10 +33,44 @@ def udp_counters() -> dict:
     return dict(zip(rows[0], map(int, rows[1])))
 
 
-def notified(peer: rp.RawPeer, tokens: set, t0: float, t1: float) -> list:
-    return [(t, m) for t, way, _, m in list(peer.log)
-            if way == "rx" and t0 <= t < t1 and isinstance(m, rp.Msg) and m.is_response
-            and m.token in tokens]
+def count_window(peer: rp.RawPeer, d: Daemon, window: float) -> tuple:
+    """Reads the peer's socket itself (its receive thread paused) for `window`
+    seconds plus the backlog: returns the datagrams whose kernel receive time
+    (SO_TIMESTAMPNS) falls inside the window, as (time, bytes), with the UDP
+    counters and the daemon's CPU time at both ends and the window's bounds.
+    The kernel's time stamp, not the moment Python gets to a datagram, decides:
+    a reader that falls behind does not shrink the count."""
+    sock = peer.sock
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 1)
+    sock.settimeout(0.5)
+    got = []
+    u0, c0, t0 = udp_counters(), cpu_seconds(d.pid), time.time()
+    t1 = u1 = c1 = None
+    while True:
+        now = time.time()
+        if t1 is None and now >= t0 + window:
+            u1, c1, t1 = udp_counters(), cpu_seconds(d.pid), now
+        try:
+            raw, anc, _, _ = sock.recvmsg(65535, socket.CMSG_SPACE(16))
+        except (TimeoutError, socket.timeout):
+            if t1 is not None:
+                break                                        # the backlog is read
+            continue
+        ts = None
+        for level, kind, data in anc:
+            if level == socket.SOL_SOCKET and kind == SO_TIMESTAMPNS:
+                sec, nsec = struct.unpack("qq", data[:16])
+                ts = sec + nsec / 1e9
+        if ts is None:
+            raise BenchError("no SO_TIMESTAMPNS on a received datagram")
+        if t1 is not None and ts >= t1 and time.time() > t1 + 1.0:
+            break                                            # reading past the window
+        if len(raw) >= 4 and (raw[0] >> 4) & 3 == rp.CON:    # acknowledge a CON
+            sock.sendto(rp.Msg(type=rp.ACK, code=rp.EMPTY, mid=int.from_bytes(raw[2:4], "big")).encode(),
+                        peer.peer)
+        got.append((ts, raw))
+    sock.setsockopt(socket.SOL_SOCKET, SO_TIMESTAMPNS, 0)
+    return [(t, raw) for t, raw in got if t0 <= t < t1], u0, u1, c0, c1, t0, t1
 
 
 def measure_notify_rate(binary: Path, tmp: Path, window: float) -> dict:
@@ -66,21 +102,21 @@ def measure_notify_rate(binary: Path, tmp: Path, window: float) -> dict:
                 raise BenchError(f"Observe-Composite of {paths[0]}..{paths[-1]} refused: {r}\n{d.log()}")
             tokens.add(tok)
         time.sleep(1.0)                                     # past the first burst
-        u0, c0, t0 = udp_counters(), cpu_seconds(d.pid), time.time()
-        time.sleep(window)
-        u1, c1, t1 = udp_counters(), cpu_seconds(d.pid), time.time()
+        with PausedReceiver(peer):
+            got, u0, u1, c0, c1, t0, t1 = count_window(peer, d, window)
         d.assert_alive("during the notification window")
-        got = notified(peer, tokens, t0, t1)
+        got = [(t, raw) for t, raw in got if raw[4:12] in tokens]
         if not got:
             raise BenchError(f"no notification in {window} s\n{d.log()}")
+        msgs = [rp.decode(raw) for _, raw in got]
         per_obs = {}
-        for _, m in got:
+        for m in msgs:
             per_obs[m.token] = per_obs.get(m.token, 0) + 1
-        sizes = [len(m.encode()) for _, m in got]
-        values = [len(rp.cbor_decode(m.payload)) for _, m in got[:200]]
+        sizes = [len(raw) for _, raw in got]
+        values = [len(rp.cbor_decode(m.payload)) for m in msgs[:200]]
         d.stop()
         return {"n": len(got), "elapsed": t1 - t0, "obs": len(tokens), "cpu": c1 - c0,
-                "types": sorted({rp.TYPE_NAMES[m.type] for _, m in got}),
+                "types": sorted({rp.TYPE_NAMES[m.type] for m in msgs}),
                 "bytes": sum(sizes), "size_p50": statistics.median(sizes),
                 "values_p50": statistics.median(values),
                 "per_obs_min": min(per_obs.values()), "per_obs_max": max(per_obs.values()),
