@@ -795,8 +795,9 @@ static void defer_over(struct loop_timer *t)
 
 	if (f->state != ST_DOWNLOADED || f->result != FW_R_DEFERRED || f->asking)
 		return;
-	log_info("5/0: Maximum Defer Period (%llu s) is over: installing without asking",
-		 (unsigned long long)f->defer);
+	if (f->severity != 0)
+		log_info("5/0: Maximum Defer Period (%llu s) is over: installing without asking",
+			 (unsigned long long)f->defer);
 	start_update(f);
 }
 
@@ -1067,6 +1068,12 @@ static int fw_write(struct dm_obj *obj, struct dm_inst *inst, uint16_t rid, uint
 		if (v->i < 0 || v->i > 2)
 			return LWM_EBADREQ;
 		f->severity = (int)v->i;
+		if (f->severity == 0 && f->state == ST_DOWNLOADED && f->result == FW_R_DEFERRED &&
+		    !f->asking) {
+			/* a Critical image is not deferred: from the loop, after the answer */
+			loop_timer_set(f->ag->loop, &f->defer_timer, 0);
+			log_info("5/0: Severity is now Critical: the deferred update installs");
+		}
 		return 0;
 	case OMA_5_MAXIMUM_DEFER_PERIOD:
 		f->defer = v->u;

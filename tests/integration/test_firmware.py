@@ -719,3 +719,20 @@ def test_pull_coap_block_size(box, coapfiles, rest, endpoint):
     wait_state(rest, endpoint, DOWNLOADED)
     assert image_path(b).read_bytes() == image
     assert [n for _, n in coapfiles.requests] == list(range(10)), coapfiles.requests
+
+
+def test_deferred_update_installs_when_severity_becomes_critical(box, slow_rest, rest, endpoint, tmp_path):
+    """A Critical image is never deferred: raising Severity to Critical (0) while an update
+    is deferred installs it without asking again."""
+    b, dest, record = deferring_box(box, tmp_path, 1)
+    write_defer(rest, endpoint, 3600)
+    assert push(slow_rest, endpoint, b"\x17" * 3000).code == 204
+    wait_state(rest, endpoint, DOWNLOADED)
+    assert rest.execute(endpoint, "5/0/2").code == 204
+    wait_state(rest, endpoint, DOWNLOADED, 11)
+    assert not dest.exists()
+    assert rest.write(endpoint, "5/0/11", res(11, 0, "INTEGER"), format="TEXT").code == 204
+    poll(b.flag.exists, 20, "reboot hook after Severity became Critical")
+    assert dest.read_bytes() == b"\x17" * 3000
+    assert len(record.read_text().splitlines()) == 1
+    b.d.wait_log(r"Severity is now Critical: the deferred update installs")
