@@ -480,6 +480,11 @@ static void on_tick(struct loop_timer *t)
 }
 
 #define UEV_RETRY_MAX_MS 16000
+/* The pass runs this long after the first event of a burst: the kernel has
+ * finished with the device by then.  At once was too soon: a GPIO line
+ * released while gpio-sim was still removing its chip corrupted Linux 6.1's
+ * memory (tests/hwsim, a general protection fault a second later). */
+#define UEV_SETTLE_MS 250
 
 /* A device came or went: every hardware sensor is sampled now (a missing one
  * opened again without the retry pause, which is for polling).  A device
@@ -521,11 +526,14 @@ static void on_uevent(struct loop_fd *lf, uint32_t revents)
 
 	if (rc < 0)
 		log_warn("sensors: reading device events: %s", strerror(-rc));
-	/* after this turn of the loop: the events of one bind come in a burst */
+	/* one pass for a burst (a bind is several events), once it settled */
 	if (hw) {
+		int64_t left = loop_timer_left(set->ag->loop, &set->uev_pass);
+
 		set->uev_all = true;
 		set->uev_retry_ms = 0;
-		loop_timer_set(set->ag->loop, &set->uev_pass, 0);
+		if (left < 0 || left > UEV_SETTLE_MS)
+			loop_timer_set(set->ag->loop, &set->uev_pass, UEV_SETTLE_MS);
 	}
 }
 
