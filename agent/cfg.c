@@ -29,6 +29,7 @@ struct reader {
 	struct cfg *c;
 	char bad_section[64];   /* last unknown section reported, to report it once */
 	int long_line;          /* the first line longer than inih's buffer, 0 if none */
+	int confirm_line;       /* where [firmware] boot_confirm_command was set */
 	int max_line;           /* that buffer's size */
 };
 
@@ -272,8 +273,10 @@ static int firmware_key(struct reader *r, const char *sec, const char *key, cons
 		return set_str(r, &f->install_command, val);
 	if (!strcmp(key, "boot_state_command"))
 		return set_str(r, &f->boot_state_command, val);
-	if (!strcmp(key, "boot_confirm_command"))
+	if (!strcmp(key, "boot_confirm_command")) {
+		r->confirm_line = r->line;
 		return set_str(r, &f->boot_confirm_command, val);
+	}
 	if (!strcmp(key, "defer_command"))
 		return set_str(r, &f->defer_command, val);
 	if (!strcmp(key, "max_size")) {       /* KiB, so that 32 bits go far enough */
@@ -494,6 +497,13 @@ struct cfg *cfg_load(const char *path, FILE *errf)
 	}
 	if (!c->server.uri) {
 		fprintf(errf, "%s: [server] uri is missing: set it to coap://host:port\n", path);
+		r.errors++;
+	}
+	if (c->firmware.boot_confirm_command && *c->firmware.boot_confirm_command &&
+	    !(c->firmware.boot_state_command && *c->firmware.boot_state_command)) {
+		fprintf(errf, "%s:%d: [firmware] boot_confirm_command = \"%s\": needs "
+			"boot_state_command (it confirms a testing state that command reports)\n",
+			path, r.confirm_line, c->firmware.boot_confirm_command);
 		r.errors++;
 	}
 	if (c->server.default_pmax && c->server.default_pmin > c->server.default_pmax) {

@@ -117,6 +117,9 @@ BAD = {
                            "timeout", "soon"),
     "firmware_install_timeout_zero": ("[server]\nuri = coap://127.0.0.1:5683\n[firmware]\ninstall_timeout = 0\n",
                                       4, "firmware", "install_timeout", "0"),
+    "firmware_confirm_without_state": ("[server]\nuri = coap://127.0.0.1:5683\n[firmware]\n"
+                                       "boot_confirm_command = fw_setenv ustate 0\n", 4, "firmware",
+                                       "boot_confirm_command", "fw_setenv ustate 0"),
     "log_level_unknown": ("[server]\nuri = coap://127.0.0.1:5683\n[log]\nlevel = loud\n", 4, "log", "level",
                           "loud"),
 }
