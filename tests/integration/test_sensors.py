@@ -386,7 +386,8 @@ def sample_sensor_sections(text: str, commented: bool) -> str:
 def test_sample_raspberry_pi_examples_are_valid(tmp_path):
     """Uncommented, the examples pass --check-config (missing hardware is a warning)."""
     text = sample_sensor_sections(SAMPLE.read_text(), commented=True)
-    for want in ("[sensor.bme280-temperature]", "[sensor.cpu]", "[sensor.button]", "[sensor.relay]"):
+    for want in ("[sensor.bme280-temperature]", "[sensor.tilt]", "[sensor.cpu]", "[sensor.button]",
+                 "[sensor.relay]"):
         assert want in text, text
     ini = tmp_path / "pi.ini"
     ini.write_text("[server]\nuri = coap://127.0.0.1:5683\n\n" + text)
