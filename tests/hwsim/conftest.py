@@ -309,9 +309,9 @@ SENSORS = {
     "gyro": {"object": 3334, "instance": 0, "driver": "iio", "device": "bmg160", "channel": "anglvel",
              "max_age": 0},
     # the other IPSO digital objects: On/Off switch, Push button (debounced), Actuation
-    "switch": {"object": 3342, "instance": 0, "driver": "gpio", "line": "switch", "debounce": 1000},
+    "switch": {"object": 3342, "instance": 0, "driver": "gpio", "line": "switch", "debounce": 0},
     "push": {"object": 3347, "instance": 0, "driver": "gpio", "chip": "hwsim-gpio", "line": "push",
-             "debounce": 1000},
+             "debounce": 2000},
     "valve": {"object": 3306, "instance": 0, "driver": "gpio", "chip": "hwsim-gpio", "line": "valve"},
     # a chip that does not exist when lwm2md starts (hw.sh late-chip add|remove)
     "late": {"object": 3200, "instance": 2, "driver": "gpio", "chip": "hwsim-late", "line": "late-in",

@@ -317,13 +317,13 @@ def test_on_off_switch_3342_follows_the_line(lwm2md, rest, events, hw):
 
 def bounce(hw, line: int, levels):
     """The outside world sets the line's pull to each level in turn, as fast as the guest's shell
-    goes (one script: far quicker than the 1000 ms debounce of the push button)."""
+    goes (one script: far quicker than the 2000 ms debounce of the push button)."""
     hw.vm.sh("; ".join(f"echo {'pull-up' if up else 'pull-down'} > {hw.gpiosim}/sim_gpio{line}/pull"
                        for up in levels))
 
 
 def test_push_button_3347_debounce_notifies_the_settled_state_only(lwm2md, rest, events, hw):
-    """debounce = 1000 ms: a bouncing press gives one notification, with the settled state and
+    """debounce = 2000 ms: a bouncing press gives one notification, with the settled state and
     one count; a bounce that ends where it started gives none."""
     inst = "/3347/0"
     hw.pull(LINE_PUSH, False)
