@@ -346,12 +346,26 @@ static void notify(struct obs *o, const struct attrs *a, bool force)
 	remember_values(o);
 }
 
+/* When a pending change may be looked at: pmin after the last
+ * notification and epmin after the last evaluation. */
+static uint64_t change_due(const struct obs *o, const struct attrs *a)
+{
+	uint64_t t = o->last_sent + (uint64_t)a->pmin * 1000;
+
+	if (a->set & ATTR_EPMIN) {
+		uint64_t e = o->last_eval + (uint64_t)a->epmin * 1000;
+
+		t = t > e ? t : e;
+	}
+	return t;
+}
+
 static void rearm(struct obs *o, const struct attrs *a)
 {
 	uint64_t now = loop_now(), next = UINT64_MAX;
 
 	if (o->dirty)
-		next = o->last_sent + (uint64_t)a->pmin * 1000;
+		next = change_due(o, a);
 	if ((a->set & ATTR_PMAX) && a->pmax)
 		next = next < o->last_sent + (uint64_t)a->pmax * 1000 ? next :
 		       o->last_sent + (uint64_t)a->pmax * 1000;
@@ -372,18 +386,12 @@ static void eval(struct obs *o, bool changed)
 	struct attrs a;
 
 	effective(o, &a);
-	if (changed) {
-		if ((a.set & ATTR_EPMIN) && now - o->last_eval < (uint64_t)a.epmin * 1000 &&
-		    !o->dirty) {
-			/* too soon to evaluate again: look when epmin is over */
-			o->dirty = true;
-		} else {
-			o->dirty = true;
-		}
-	}
+	if (changed)
+		o->dirty = true;        /* looked at once pmin and epmin allow */
 	if ((a.set & ATTR_PMAX) && a.pmax && now - o->last_sent >= (uint64_t)a.pmax * 1000) {
 		notify(o, &a, true);
-	} else if (o->dirty && now - o->last_sent >= (uint64_t)a.pmin * 1000) {
+	} else if (o->dirty && now >= change_due(o, &a)) {
+		o->last_eval = now;
 		if (conditions_met(o))
 			notify(o, &a, false);
 		else

@@ -126,6 +126,28 @@ def test_write_notifies_new_value_not_before_pmin(dev, rest, endpoint, events):
     no_event(ev, "NOTIFICATION", is_notification_of("/1/0/1"), seconds=3)
 
 
+def test_epmin_defers_the_evaluation_of_changes(dev, rest, endpoint, events):
+    """epmin 3 (pmin 0): a change is looked at no sooner than 3 s after the
+    last evaluation (the Observe, then each notification); two changes in
+    between give one notification, with the latest value."""
+    ev = events(endpoint)
+    assert write_attributes(rest, endpoint, "1/0/5", "epmin=3").code == 204
+    r = observe(rest, endpoint, "1/0/5")
+    assert r.code == 205, r
+    t_obs = time.time()
+    assert rest.write(endpoint, "1/0/5", res(5, 100)).code == 204
+    n1 = ev.wait_for("NOTIFICATION", is_notification_of("/1/0/5"), timeout=15)
+    assert single_value(n1.data) == 100, n1.data
+    assert n1.time >= t_obs + 3 - MARGIN, f"notification {n1.time - t_obs:.2f} s after the Observe (epmin 3)"
+    assert rest.write(endpoint, "1/0/5", res(5, 101)).code == 204
+    assert rest.write(endpoint, "1/0/5", res(5, 102)).code == 204
+    n2 = ev.wait_for("NOTIFICATION", is_notification_of("/1/0/5"), timeout=15)
+    assert single_value(n2.data) == 102, n2.data
+    assert n2.time >= n1.time + 3 - MARGIN, f"notifications {n2.time - n1.time:.2f} s apart (epmin 3)"
+    got = [single_value(e.data) for e in ev.seen("NOTIFICATION", is_notification_of("/1/0/5"))]
+    assert got == [100, 102], got
+
+
 @pytest.mark.interop("int-301")
 def test_pmax_notifies_without_change(dev, rest, endpoint, events):
     ev = events(endpoint)
