@@ -16,9 +16,18 @@
  * signal in dBm, what `iw dev X link` shows), and the link quality cfg80211
  * derives from it for the wireless extensions (the signal clamped to
  * -110..-40 dBm, plus 110: 0..70); /proc/net/wireless when nl80211 has no
- * answer (no cfg80211, or an older driver).  The cellular resources (APN,
- * Cell ID, ...) and Link Utilization are not something the kernel knows,
- * so they are absent (4.04).
+ * answer (no cfg80211, or an older driver).  Link Utilization is not
+ * something the kernel knows: absent (4.04).
+ *
+ * Cellular: when ModemManager runs (modem.c, D-Bus), an interface that is
+ * a modem's data interface (a connected bearer's Interface, or one of the
+ * modem's net ports) gets its Network Bearer from the modem's access
+ * technology, Radio Signal Strength and Link Quality from its signal
+ * quality, APN from the connected bearer, Cell ID, SMNC, SMCC and LAC from
+ * its operator code and 3GPP location; Available Network Bearer adds the
+ * technology of every modem registered on a network.  ModemManager's
+ * PropertiesChanged signals make the object look again, like netlink
+ * events do.  Without ModemManager those resources are absent (4.04).
  *
  * Nothing polls: a netlink socket subscribed to link, address and route
  * changes is watched by the loop.  Any message there makes the object look
@@ -34,7 +43,7 @@
  *
  * Bearers the list has no value for: a known class with an unnamed
  * technology gets the first value the spec reserves for that class: 10 for
- * a cellular interface (ModemManager would tell the technology: not done),
+ * a cellular interface ModemManager does not know of,
  * 44 for a wired link that is not Ethernet.  Loopback (a server on this very
  * host) is such a link: 44, not 41, which would claim Ethernet.
  *
@@ -66,6 +75,7 @@
 #include "dm.h"
 #include "log.h"
 #include "loop.h"
+#include "modem.h"
 #include "oma/oma_4.h"
 #include "reg.h"
 
@@ -103,6 +113,8 @@ struct view {
 	size_t nrouters;
 	int avail[MAX_BEARERS];         /* ascending, no duplicates */
 	size_t navail;
+	bool cellular;                  /* the interface is a modem's: cell holds it */
+	struct modem_info cell;
 };
 
 struct connmon {
@@ -116,6 +128,7 @@ struct connmon {
 	struct mnl_socket *gq;          /* generic netlink (nl80211), opened when first needed */
 	unsigned gq_portid;
 	uint16_t nl80211;               /* nl80211's family id, 0 until found */
+	struct modem *mm;               /* ModemManager; NULL without a system bus */
 	struct loop_fd lf;
 	struct loop_timer timer;        /* the first look, and actions a read deferred */
 	struct view cur;
@@ -755,13 +768,16 @@ struct avail_walk {
 static int avail_cb(const struct nlmsghdr *nlh, void *data)
 {
 	struct avail_walk *w = data;
+	struct modem_info mi;
 	struct nl_link l;
 
 	if (parse_link(nlh, &l))
 		return MNL_CB_OK;
-	/* up with a carrier; loopback reaches nothing beyond this host */
+	/* up with a carrier; loopback reaches nothing beyond this host; a
+	 * modem's interface is that modem's technology */
 	if ((l.flags & IFF_UP) && (l.flags & IFF_RUNNING) && l.type != ARPHRD_LOOPBACK)
-		bearer_add(w->v, link_bearer(w->cm, &l));
+		bearer_add(w->v, modem_find(w->cm->mm, l.name, &mi) == 0 && mi.bearer >= 0 ?
+					 mi.bearer : link_bearer(w->cm, &l));
 	return MNL_CB_OK;
 }
 
@@ -788,11 +804,12 @@ static void find_view(struct connmon *cm, const struct sockaddr_storage *peer, u
 		      struct view *v, struct connmon_link *link)
 {
 	struct avail_walk w = { cm, v };
+	int cells[MAX_BEARERS];
 	struct nlmsghdr *nlh;
 	struct nl_route r;
 	struct nl_link l;
 	void *hdr;
-	size_t i;
+	size_t i, n;
 	int rc;
 
 	memset(v, 0, sizeof(*v));
@@ -808,6 +825,13 @@ static void find_view(struct connmon *cm, const struct sockaddr_storage *peer, u
 			snprintf(v->ifname, sizeof(v->ifname), "%s", l.name);
 			snprintf(v->src, sizeof(v->src), "%s", r.src);
 			v->bearer = link_bearer(cm, &l);
+			if (modem_find(cm->mm, l.name, &v->cell) == 0) {
+				v->cellular = true;
+				if (v->cell.bearer >= 0)
+					v->bearer = v->cell.bearer;
+				else
+					v->bearer = BEARER_CELLULAR_OTHER;
+			}
 			*link = link_counters(&l);
 			if (r.gateway[0])
 				list_add(v->routers, &v->nrouters, MAX_ROUTERS, r.gateway);
@@ -830,6 +854,9 @@ static void find_view(struct connmon *cm, const struct sockaddr_storage *peer, u
 	}
 	nlh = dump_request(cm, RTM_GETLINK, sizeof(struct ifinfomsg), &hdr);
 	query(cm, nlh, avail_cb, &w);
+	n = modem_bearers(cm->mm, cells, MAX_BEARERS);
+	for (i = 0; i < n; i++)
+		bearer_add(v, cells[i]);
 }
 
 /* ---- reacting to changes ---------------------------------------------- */
@@ -938,6 +965,14 @@ static void on_netlink(struct loop_fd *lf, uint32_t revents)
 	act(cm);
 }
 
+static void on_modems(void *arg)
+{
+	struct connmon *cm = arg;
+
+	look(cm);
+	act(cm);
+}
+
 static void on_timer(struct loop_timer *t)
 {
 	struct connmon *cm = container_of(t, struct connmon, timer);
@@ -1010,7 +1045,31 @@ static int connmon_read(struct dm_obj *obj, struct dm_inst *inst, uint16_t rid,
 		return 0;
 	case OMA_4_RADIO_SIGNAL_STRENGTH:
 	case OMA_4_LINK_QUALITY:
+		if (v->cellular) {
+			if (!v->cell.has_signal)
+				return LWM_ENOTFOUND;
+			val = dm_int(rid == OMA_4_RADIO_SIGNAL_STRENGTH ? v->cell.rssi :
+									  v->cell.quality);
+			return dm_out_value(out, &val);
+		}
 		return wireless_read(cm, rid, out);
+	case OMA_4_APN:
+		if (!v->cellular || !v->cell.apn[0])
+			return LWM_ENOTFOUND;
+		val = dm_str(v->cell.apn);
+		return dm_out_inst(out, 0, &val);
+	case OMA_4_CELL_ID:
+	case OMA_4_LAC:
+		if (!v->cellular || !v->cell.has_cell)
+			return LWM_ENOTFOUND;
+		val = dm_int(rid == OMA_4_CELL_ID ? v->cell.cell_id : v->cell.lac);
+		return dm_out_value(out, &val);
+	case OMA_4_SMNC:
+	case OMA_4_SMCC:
+		if (!v->cellular || !v->cell.has_operator)
+			return LWM_ENOTFOUND;
+		val = dm_int(rid == OMA_4_SMNC ? v->cell.mnc : v->cell.mcc);
+		return dm_out_value(out, &val);
 	case OMA_4_IP_ADDRESSES:
 		for (i = 0; i < v->naddrs; i++) {
 			val = dm_str(v->addrs[i]);
@@ -1028,7 +1087,7 @@ static int connmon_read(struct dm_obj *obj, struct dm_inst *inst, uint16_t rid,
 		}
 		return 0;
 	}
-	return LWM_ENOTFOUND;           /* what the kernel does not know */
+	return LWM_ENOTFOUND;           /* what neither the kernel nor ModemManager knows */
 }
 
 static const struct dm_ops connmon_ops = {
@@ -1124,8 +1183,10 @@ struct dm_obj *connmon_obj_new(struct agent *ag)
 		close_sockets(cm);
 	}
 	/* the first look waits for the loop, when the CoAP session exists */
-	if (ag->loop)
+	if (ag->loop) {
+		cm->mm = modem_open(ag->loop, on_modems, cm);
 		loop_timer_set(ag->loop, &cm->timer, 0);
+	}
 	return &cm->obj;
 }
 
@@ -1138,6 +1199,7 @@ void connmon_obj_free(struct dm_obj *obj)
 	cm = container_of(obj, struct connmon, obj);
 	if (cm->ag->loop)
 		loop_timer_cancel(cm->ag->loop, &cm->timer);
+	modem_close(cm->mm);
 	close_sockets(cm);
 	free(cm->sysroot);
 	free(cm);

@@ -9,7 +9,7 @@ for p in build-essential pkg-config libcoap3-dev libcoap3-bin libmbedtls-dev lib
 	 libiio-dev libinih-dev libcbor-dev libjansson-dev libsystemd-dev libcmocka-dev libmnl-dev \
 	 strace procps iproute2 nftables curl \
 	 libcurl4-openssl-dev openssl swupdate libswupdate-dev cpio nginx-light \
-	 debhelper lintian groff-base; do
+	 debhelper lintian groff-base modemmanager polkitd dbus-daemon; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed" || need_apt="$need_apt $p"
 done
 command -v java >/dev/null 2>&1 || need_apt="$need_apt openjdk-17-jdk-headless"

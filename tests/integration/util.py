@@ -153,8 +153,9 @@ class NsLeshan(LeshanServer):
 class NsDaemon(Daemon):
     """lwm2md under `ip netns exec` (which also mounts that namespace's /sys)."""
 
-    def __init__(self, ns: Netns, *args, **kw):
+    def __init__(self, ns: Netns, *args, env: dict = None, **kw):
         self.ns = ns
+        self.extra_env = env or {}          # on top of daemon_env()
         super().__init__(*args, **kw)
 
     def start(self):
@@ -163,7 +164,8 @@ class NsDaemon(Daemon):
             log.write(f"===== {' '.join(cmd)}\n".encode())
             log.flush()
             self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=log,
-                                         stderr=subprocess.STDOUT, env=daemon_env(),
+                                         stderr=subprocess.STDOUT,
+                                         env={**daemon_env(), **self.extra_env},
                                          cwd=self.workdir, preexec_fn=die_with_parent)
         self.returncode = None
         return self
