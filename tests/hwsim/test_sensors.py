@@ -569,21 +569,29 @@ def test_uevents_show_a_device_going_and_coming_without_waiting_for_the_period(l
     assert "netlink uevent" not in lwm2md.log(), "lwm2md did not listen to device events"
 
 
-def test_gpio_chip_added_and_removed_at_run_time(lwm2md, rest, hw):
+def test_gpio_chip_added_and_removed_at_run_time(lwm2md, rest, events, hw):
     """/3200/2 names chip "hwsim-late", absent at start: 5.03 until the chip appears, then the
-    line's state (and its edges), and 5.03 again when the chip is gone."""
+    line's state (and its edges), and 5.03 again when the chip is gone; an observer of the
+    state gets that 5.03 as its last notification."""
     value = f"/3200/2/{DI_STATE}"
     r = rest.read(EP, value)
     assert r.code == 503, r
     late = hw.late_chip(add=True)
+    stream = events()
     try:
         pull = f"{late['late_gpiosim']}/sim_gpio0/pull"
         hw.vm.sh(f"echo pull-up > {pull}")
         wait_value(rest, value, True, timeout=20)
         hw.vm.sh(f"echo pull-down > {pull}")
         wait_value(rest, value, False, timeout=5)
+        r = observe(rest, EP, value)
+        assert r.code == 205 and r.content is False, r
     finally:
         hw.late_chip(add=False)
+    e = stream.wait_for("NOTIFICATION", is_notification_of(value), timeout=20)
+    assert e.data.get("val") is None, f"not an error notification: {e.data}"
+    r = cancel_observe(rest, EP, value, active=True)
+    assert r.http == 404 and "no observation" in str(r.body), r
     deadline = time.monotonic() + 20
     while (r := rest.read(EP, value)).code != 503:
         assert r.code == 205, r
