@@ -465,8 +465,8 @@ def methods(args, sections) -> str:
         out.append(f"""### Information reporting (issue 3)
 
 7. **Notification rate**: {reporting.NOTIFY_SENSORS:,} `sim` sensors (3303, random walk)
-   sampled every {reporting.NOTIFY_PERIOD:g} s, the shortest period the config takes; every
-   sample is a new value.  The daemon holds at most 64 observations
+   sampled every {reporting.NOTIFY_PERIOD:g} s, the shortest period the config takes; a random
+   walk, so nearly every sample is a new value.  The daemon holds at most 64 observations
    (`OBS_MAX` in `agent/observe.h`), so the peer observes the {reporting.NOTIFY_SENSORS:,} Sensor
    Values (5700) with Observe-Composite: FETCH with Observe 0 and a SenML CBOR
    list of {reporting.PATHS_PER_OBS} paths (`OBS_MAX_PATHS`) per observation, answered in SenML
@@ -508,7 +508,8 @@ def methods(args, sections) -> str:
    (content, and `st_blocks` allocated).  Drained: the peer starts answering;
    the Register's next retransmission gets its 2.01 and the queue goes out as
    POST /dp, one in flight at a time, each answered 2.04 by the peer; timed
-   from the peer sending the 2.01 to the last POST /dp arriving.""")
+   from the peer taking the Register (it answers 2.01 at once) to the last
+   POST /dp arriving.""")
     if "firmware" in sections:
         out.append(f"""### Firmware Update (issue 5)
 
