@@ -426,6 +426,8 @@ static void test_missing_then_present(void **state)
 	assert_true(s->failing);
 	assert_null(s->ch);
 	assert_int_equal(get(f, 3303, 0, 5700, &v), LWM_EUNAVAIL);
+	assert_int_equal(f->changes, 2);        /* observers learn of the failure */
+	assert_int_equal(f->last.id[1], 0);
 	/* garbage is a failure too, and never a stale value */
 	chip(f, 2, "lm75\n", "-\n");
 	s->last_try -= RETRY_MIN_MS;
@@ -437,6 +439,16 @@ static void test_missing_then_present(void **state)
 	tick(f);
 	assert_true(getf(f, 3303, 0, 5700) == 22.0);
 	assert_true(getf(f, 3303, 0, 5601) == 21.5);
+	/* a device event: the pass looks at once, without the retry pause */
+	unplug(f, 2);
+	f->set->uev_all = true;                 /* as on_uevent() sets it */
+	on_uev_pass(&f->set->uev_pass);
+	assert_true(s->failing);
+	chip(f, 3, "lm75\n", "23000\n");
+	f->set->uev_all = true;
+	on_uev_pass(&f->set->uev_pass);
+	assert_false(s->failing);
+	assert_true(getf(f, 3303, 0, 5700) == 23.0);
 	stop(f);
 }
 
