@@ -42,6 +42,7 @@ MM_PATH = "/org/freedesktop/ModemManager1"
 BEARER_LTE_FDD = 6
 SERVER, NET_SIDE, GW_ADDR = "10.212.0.1", "10.211.0.1", "10.211.0.2"
 PORTS = ("wwan0", "wwan1")      # socket names = port names = a bearer's Interface
+POLKITD = Path("/usr/lib/polkit-1/polkitd")
 
 BUS_CONFIG = """<!DOCTYPE busconfig PUBLIC "-//freedesktop//DTD D-Bus Bus Configuration 1.0//EN"
  "http://www.freedesktop.org/standards/dbus/1.0/busconfig.dtd">
@@ -106,53 +107,73 @@ def spawn(cmd, log: Path, cwd: Path, env: dict = None) -> subprocess.Popen:
                                 cwd=cwd, env=env, preexec_fn=die_with_parent)
 
 
+def run_modemmanager(bus: Bus, folder: Path, procs: list) -> str:
+    """polkitd, the AT modem and ModemManager on bus, the modem added,
+    enabled and connected; the bearer's Interface."""
+    env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bus.address}
+    procs.append(spawn([str(POLKITD), "--no-debug"], folder / "polkitd.log", folder, env))
+    (folder / "csq").write_text("20\n")
+    procs.append(spawn(["python3", str(HERE / "atmodem.py"), str(folder), *PORTS],
+                       folder / "modem.log", folder))
+    wait_until("the modem's sockets", lambda: all((folder / p).exists() for p in PORTS), 20)
+    mm = spawn(["ModemManager", "--test-enable", "--test-no-udev", "--debug",
+                "--log-level=DEBUG"], folder / "mm.log", folder, env)
+    procs.append(mm)
+    for name in (MM, "org.freedesktop.PolicyKit1"):
+        wait_until(f"{name} on the bus", lambda: bus.busctl(
+            "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
+            "NameHasOwner", "s", name)[0], 30)
+    # the port names are relative: ModemManager's folder is this one
+    bus.busctl("call", MM, MM_PATH, f"{MM}.Test", "SetProfile", "ssas", "lwm2md-test",
+               "generic", len(PORTS), *PORTS)
+    modem = f"{MM_PATH}/Modem/0"
+    wait_until("the modem", lambda: bus.get(modem, f"{MM}.Modem", "State", check=False)
+               is not None, 60)
+    bus.busctl("call", MM, modem, f"{MM}.Modem", "Enable", "b", "true")
+    wait_until("the modem registered", lambda: bus.get(modem, f"{MM}.Modem", "State") >= 8, 60)
+    bearer = bus.busctl("call", MM, modem, f"{MM}.Modem.Simple", "Connect", "a{sv}", 1,
+                        "apn", "s", "internet.test")[0]
+    assert bus.get(bearer, f"{MM}.Bearer", "Connected") is True
+    iface = bus.get(bearer, f"{MM}.Bearer", "Interface")
+    assert iface in PORTS, iface
+    return iface
+
+
+def private_folder() -> Path:
+    # polkitd drops to its own user: the bus socket must be reachable
+    folder = Path(tempfile.mkdtemp(prefix="lwm2md-mm-"))
+    folder.chmod(0o755)
+    return folder
+
+
+def stop_all(procs: list) -> None:
+    for p in reversed(procs):
+        p.terminate()
+        try:
+            p.wait(10)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+
+
 @pytest.fixture(scope="module")
 def cell(tmp_path_factory):
     """The namespaces with the server, the bus with polkitd and
-    ModemManager, the modem enabled and connected; yields (gw, srv, bus,
-    iface, folder)."""
+    ModemManager, the modem enabled and connected; yields (net, gw, srv,
+    bus, iface, folder)."""
     if os.geteuid() != 0:
         pytest.fail("these tests need root (ip netns, ModemManager)")
     for tool in ("ModemManager", "dbus-daemon", "busctl"):
         if not shutil.which(tool):
             pytest.fail(f"{tool} is missing: tests/setup-deps.sh installs it (modemmanager, dbus)")
-    polkitd = Path("/usr/lib/polkit-1/polkitd")
-    if not polkitd.exists():
+    if not POLKITD.exists():
         pytest.fail("polkitd is missing: tests/setup-deps.sh installs it (polkitd)")
-    # polkitd drops to its own user: the bus socket must be reachable
-    folder = Path(tempfile.mkdtemp(prefix="lwm2md-mm-"))
-    folder.chmod(0o755)
+    folder = private_folder()
     procs, net, gw, srv = [], None, None, None
     tag = uuid.uuid4().hex[:6]
     try:
         bus = Bus(folder, procs)
-        env = {**os.environ, "DBUS_SYSTEM_BUS_ADDRESS": bus.address}
-        procs.append(spawn([str(polkitd), "--no-debug"], folder / "polkitd.log", folder, env))
-        (folder / "csq").write_text("20\n")
-        procs.append(spawn(["python3", str(HERE / "atmodem.py"), str(folder), *PORTS],
-                           folder / "modem.log", folder))
-        wait_until("the modem's sockets", lambda: all((folder / p).exists() for p in PORTS), 20)
-        procs.append(spawn(["ModemManager", "--test-enable", "--test-no-udev", "--debug",
-                            "--log-level=DEBUG"], folder / "mm.log", folder, env))
-        wait_until("ModemManager on the bus", lambda: bus.busctl(
-            "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-            "NameHasOwner", "s", MM)[0], 30)
-        wait_until("polkitd on the bus", lambda: bus.busctl(
-            "call", "org.freedesktop.DBus", "/org/freedesktop/DBus", "org.freedesktop.DBus",
-            "NameHasOwner", "s", "org.freedesktop.PolicyKit1")[0], 30)
-        # the port names are relative: ModemManager's folder is this one
-        bus.busctl("call", MM, MM_PATH, f"{MM}.Test", "SetProfile", "ssas", "lwm2md-test",
-                   "generic", len(PORTS), *PORTS)
-        modem = f"{MM_PATH}/Modem/0"
-        wait_until("the modem", lambda: bus.get(modem, f"{MM}.Modem", "State", check=False)
-                   is not None, 60)
-        bus.busctl("call", MM, modem, f"{MM}.Modem", "Enable", "b", "true")
-        wait_until("the modem registered", lambda: bus.get(modem, f"{MM}.Modem", "State") >= 8, 60)
-        bearer = bus.busctl("call", MM, modem, f"{MM}.Modem.Simple", "Connect", "a{sv}", 1,
-                            "apn", "s", "internet.test")[0]
-        assert bus.get(bearer, f"{MM}.Bearer", "Connected") is True
-        iface = bus.get(bearer, f"{MM}.Bearer", "Interface")
-        assert iface in PORTS, iface
+        iface = run_modemmanager(bus, folder, procs)
 
         # the network: the server in "net", the modem's interface in "gw"
         net = Netns(f"lwm2md-mmnet-{tag}")
@@ -178,13 +199,7 @@ def cell(tmp_path_factory):
         for ns in (gw, net):
             if ns:
                 ns.delete()
-        for p in reversed(procs):
-            p.terminate()
-            try:
-                p.wait(10)
-            except subprocess.TimeoutExpired:
-                p.kill()
-                p.wait()
+        stop_all(procs)
         shutil.rmtree(folder, ignore_errors=True)
 
 
@@ -297,3 +312,62 @@ def test_without_modemmanager_nothing_changes(cell, start_in_gw, tmp_path):
         for p in procs:
             p.terminate()
             p.wait(10)
+
+
+def test_bearer_disconnect_and_connect_notified(cell, start_in_gw):
+    """The modem's bearer disconnects: the interface is no longer the
+    modem's (a veth: Ethernet), observers of 4/0/0 hear of it; connected
+    again: LTE-FDD again, with its APN."""
+    start, rest, srv = start_in_gw
+    bus, iface = cell[3], cell[4]
+    modem = f"{MM_PATH}/Modem/0"
+    d = start(bus.address)
+    d.wait_log(r"4/0: ModemManager: 1 modem")
+    ev = EventStream(srv.api, d.endpoint)
+    try:
+        r = observe(rest, d.endpoint, "4/0/0")
+        assert r.code == 205 and r.content == BEARER_LTE_FDD, r
+        bus.busctl("call", MM, modem, f"{MM}.Modem.Simple", "Disconnect", "o", "/")
+        ev.wait_for("NOTIFICATION", lambda e: is_notification_of("/4/0/0")(e) and
+                    single_value(e) == BEARER_ETHERNET, timeout=60)
+        assert rest.read(d.endpoint, "4/0/7").code == 404
+        bearer = bus.busctl("call", MM, modem, f"{MM}.Modem.Simple", "Connect", "a{sv}", 1,
+                            "apn", "s", "internet.test")[0]
+        assert bus.get(bearer, f"{MM}.Bearer", "Interface") == iface
+        ev.wait_for("NOTIFICATION", lambda e: is_notification_of("/4/0/0")(e) and
+                    single_value(e) == BEARER_LTE_FDD, timeout=60)
+        assert values(rest.read(d.endpoint, "4/0/7").content) == ["internet.test"]
+    finally:
+        ev.close()
+
+
+def test_modemmanager_started_and_stopped_later(cell, start_in_gw):
+    """lwm2md first sees a bus without ModemManager (Ethernet, one info
+    line); ModemManager starts there and connects its modem: observers of
+    4/0/0 hear LTE-FDD; ModemManager stops: Ethernet again, and the info
+    line once more."""
+    start, rest, srv = start_in_gw
+    folder = private_folder()
+    procs = []
+    try:
+        bus = Bus(folder, procs)
+        d = start(bus.address)
+        d.wait_log("no ModemManager on the system bus")
+        ev = EventStream(srv.api, d.endpoint)
+        try:
+            r = observe(rest, d.endpoint, "4/0/0")
+            assert r.code == 205 and r.content == BEARER_ETHERNET, r
+            assert run_modemmanager(bus, folder, procs) == cell[4]
+            ev.wait_for("NOTIFICATION", lambda e: is_notification_of("/4/0/0")(e) and
+                        single_value(e) == BEARER_LTE_FDD, timeout=60)
+            mm = procs.pop()
+            mm.terminate()
+            mm.wait(20)
+            ev.wait_for("NOTIFICATION", lambda e: is_notification_of("/4/0/0")(e) and
+                        single_value(e) == BEARER_ETHERNET, timeout=60)
+            d.wait_log(r"(?s)no ModemManager on the system bus.*no ModemManager on the system bus")
+        finally:
+            ev.close()
+    finally:
+        stop_all(procs)
+        shutil.rmtree(folder, ignore_errors=True)
