@@ -160,13 +160,78 @@ static int parse_uri(struct reader *r, const char *sec, const char *key, const c
 	return set_str(r, &s->uri, val);
 }
 
+static int security_mode(struct reader *r, const char *sec, const char *key, const char *val)
+{
+	struct cfg_server *s = &r->c->server;
+
+	s->mode_line = r->line;
+	if (!strcmp(val, "psk")) {
+		s->security_mode = CFG_SEC_PSK;
+		return 1;
+	}
+	if (!strcmp(val, "nosec")) {
+		s->security_mode = CFG_SEC_NOSEC;
+		return 1;
+	}
+	if (!strcmp(val, "certificate") || !strcmp(val, "rpk"))
+		cfg_error(r, sec, key, val, "not supported yet (psk or nosec)");
+	else
+		cfg_error(r, sec, key, val, "expected psk or nosec");
+	s->mode_line = -r->line;        /* reported: the checks of its keys would only add noise */
+	return 1;
+}
+
+/* The key's value is never printed, not even in an error. */
+static int psk_key(struct reader *r, const char *sec, const char *key, const char *val)
+{
+	struct cfg_server *s = &r->c->server;
+	size_t n = strlen(val), i;
+
+	s->psk_key_line = r->line;
+	s->psk_key_len = 0;
+	if (!n || n % 2 || strspn(val, "0123456789abcdefABCDEF") != n) {
+		r->errors++;
+		fprintf(r->errf, "%s:%d: [%s] %s: expected an even number of hex digits (the key "
+			"itself is not shown)\n", r->path, r->line, sec, key);
+		return 1;
+	}
+	if (n / 2 > CFG_PSK_KEY_MAX) {
+		r->errors++;
+		fprintf(r->errf, "%s:%d: [%s] %s: %zu bytes, at most %d are supported\n", r->path,
+			r->line, sec, key, n / 2, CFG_PSK_KEY_MAX);
+		return 1;
+	}
+	for (i = 0; i < n / 2; i++) {
+		unsigned v;
+
+		sscanf(val + 2 * i, "%2x", &v);
+		s->psk_key[i] = (uint8_t)v;
+	}
+	s->psk_key_len = n / 2;
+	return 1;
+}
+
 static int server_key(struct reader *r, const char *sec, const char *key, const char *val)
 {
 	struct cfg_server *s = &r->c->server;
 	uint32_t v;
 
-	if (!strcmp(key, "uri"))
+	if (!strcmp(key, "uri")) {
+		s->uri_line = r->line;
 		return parse_uri(r, sec, key, val);
+	}
+	if (!strcmp(key, "security_mode"))
+		return security_mode(r, sec, key, val);
+	if (!strcmp(key, "psk_identity")) {
+		s->psk_identity_line = r->line;
+		if (!*val || strlen(val) > CFG_PSK_IDENTITY_MAX) {
+			cfg_error(r, sec, key, val, "expected 1..%d bytes", CFG_PSK_IDENTITY_MAX);
+			return 1;
+		}
+		return set_str(r, &s->psk_identity, val);
+	}
+	if (!strcmp(key, "psk_key"))
+		return psk_key(r, sec, key, val);
 	if (!strcmp(key, "endpoint")) {
 		if (!*val || strlen(val) > 128 || strpbrk(val, "&?=/ \t\"<>")) {
 			cfg_error(r, sec, key, val,
@@ -438,6 +503,7 @@ static void defaults(struct cfg *c)
 {
 	char host[256];
 
+	c->server.security_mode = CFG_SEC_NOSEC;
 	c->server.lifetime = 300;
 	c->server.short_server_id = 1;
 	c->server.disable_timeout = 86400;
@@ -459,6 +525,61 @@ static void defaults(struct cfg *c)
 		host[sizeof(host) - 1] = 0;
 		c->server.endpoint = strdup(host);
 	}
+}
+
+/* What needs the whole [server] section: the security mode and its keys
+ * against the URI's scheme.  Returns the number of errors reported. */
+static int check_security(struct cfg *c, const char *path, FILE *errf)
+{
+	struct cfg_server *s = &c->server;
+	int errors = 0;
+
+	if (!s->uri || s->mode_line < 0)
+		return 0;
+	if (!s->mode_line)
+		s->security_mode = s->secure ? CFG_SEC_PSK : CFG_SEC_NOSEC;
+	if (s->secure && !s->mode_line) {
+		fprintf(errf, "%s:%d: [server] uri = \"%s\": coaps:// needs security_mode "
+			"(psk)\n", path, s->uri_line, s->uri);
+		return 1;
+	}
+	if (!s->secure && s->security_mode != CFG_SEC_NOSEC) {
+		fprintf(errf, "%s:%d: [server] security_mode: only nosec goes with coap:// (uri, "
+			"line %d); use coaps://\n", path, s->mode_line, s->uri_line);
+		errors++;
+	}
+	if (s->secure && s->security_mode == CFG_SEC_NOSEC) {
+		fprintf(errf, "%s:%d: [server] security_mode = \"nosec\": coaps:// (uri, line %d) "
+			"needs psk\n", path, s->mode_line, s->uri_line);
+		errors++;
+	}
+	if (s->security_mode != CFG_SEC_PSK) {
+		const char *why = s->secure ? "security_mode is not psk" :
+				  "uri is coap:// (no DTLS): use coaps:// or remove it";
+
+		if (s->psk_identity_line) {
+			fprintf(errf, "%s:%d: [server] psk_identity: given, but %s\n", path,
+				s->psk_identity_line, why);
+			errors++;
+		}
+		if (s->psk_key_line) {
+			fprintf(errf, "%s:%d: [server] psk_key: given, but %s\n", path,
+				s->psk_key_line, why);
+			errors++;
+		}
+		return errors;
+	}
+	if (!s->psk_identity_line) {
+		fprintf(errf, "%s:%d: [server] security_mode = \"psk\": psk_identity is missing\n",
+			path, s->mode_line);
+		errors++;
+	}
+	if (!s->psk_key_line) {
+		fprintf(errf, "%s:%d: [server] security_mode = \"psk\": psk_key is missing\n",
+			path, s->mode_line);
+		errors++;
+	}
+	return errors;
 }
 
 struct cfg *cfg_load(const char *path, FILE *errf)
@@ -506,6 +627,7 @@ struct cfg *cfg_load(const char *path, FILE *errf)
 			path, r.confirm_line, c->firmware.boot_confirm_command);
 		r.errors++;
 	}
+	r.errors += check_security(c, path, errf);
 	if (c->server.default_pmax && c->server.default_pmin > c->server.default_pmax) {
 		fprintf(errf, "%s: [server] default_pmin (%u) is greater than default_pmax (%u)\n",
 			path, c->server.default_pmin, c->server.default_pmax);
@@ -553,6 +675,8 @@ void cfg_free(struct cfg *c)
 	free(c->server.endpoint);
 	free(c->server.binding);
 	free(c->server.lwm2m_version);
+	free(c->server.psk_identity);
+	explicit_bzero(c->server.psk_key, sizeof(c->server.psk_key));
 	free(d->manufacturer);
 	free(d->model);
 	free(d->serial);
@@ -593,5 +717,8 @@ bool cfg_server_differs(const struct cfg *a, const struct cfg *b)
 
 	return !streq(x->uri, y->uri) || !streq(x->endpoint, y->endpoint) ||
 	       !streq(x->binding, y->binding) || x->short_server_id != y->short_server_id ||
-	       !streq(x->lwm2m_version, y->lwm2m_version);
+	       !streq(x->lwm2m_version, y->lwm2m_version) ||
+	       x->security_mode != y->security_mode || !streq(x->psk_identity, y->psk_identity) ||
+	       x->psk_key_len != y->psk_key_len ||
+	       memcmp(x->psk_key, y->psk_key, x->psk_key_len);
 }

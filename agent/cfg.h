@@ -11,11 +11,27 @@
 
 #define EX_CONFIG_CODE 78
 
+/* [server] security_mode: the values are the Security object's 0/x/2 */
+enum cfg_security {
+	CFG_SEC_PSK = 0,
+	CFG_SEC_RPK = 1,
+	CFG_SEC_CERT = 2,
+	CFG_SEC_NOSEC = 3,
+};
+
+#define CFG_PSK_IDENTITY_MAX 64 /* bytes, as libcoap's COAP_DTLS_MAX_PSK_IDENTITY */
+#define CFG_PSK_KEY_MAX 64      /* bytes, as libcoap's COAP_DTLS_MAX_PSK */
+
 struct cfg_server {
-	char *uri;              /* coap://host:port (coaps:// once DTLS lands) */
+	char *uri;              /* coap://host:port or coaps://host:port */
 	char *host;             /* parsed from uri */
 	uint16_t port;
-	bool secure;
+	bool secure;            /* coaps:// */
+	enum cfg_security security_mode;        /* NoSec unless set */
+	char *psk_identity;
+	uint8_t psk_key[CFG_PSK_KEY_MAX];       /* never logged */
+	size_t psk_key_len;
+	int uri_line, mode_line, psk_identity_line, psk_key_line;  /* 0: not in the file */
 	char *endpoint;         /* default: the host name */
 	uint32_t lifetime;      /* s */
 	char *binding;          /* "U" or "UQ" */

@@ -41,6 +41,7 @@
 #define BODY_MAX (1024 * 1024)          /* a reassembled Block1 body, not streamed */
 
 struct pending {
+	coap_session_t *s;              /* sent on this session */
 	coap_binary_t *token;
 	coapc_cb cb;
 	void *arg;
@@ -65,10 +66,22 @@ struct dedup {
 	bool used;
 };
 
+#define MAX_OLD 4
+
 struct coapc {
 	struct agent *ag;
 	coap_context_t *ctx;
 	coap_session_t *session;        /* NULL after a failed rebind */
+	/* DTLS: a session that failed (handshake refused, closed, or a request
+	 * unanswered: the server may have restarted and forgotten it) is
+	 * stale; the next request of ours starts a new one, and the old one
+	 * waits in old[] until libcoap is out of its calls to be released */
+	bool stale;
+	bool dtls_up;                   /* c->session had an answer: its handshake succeeded */
+	bool dtls_reported;             /* its failure is logged */
+	coap_session_t *old[MAX_OLD];
+	int nold;
+	char tls_cause[160];            /* libcoap's last warning: why a handshake failed */
 	coap_address_t dst;             /* the server, as resolved at start */
 	struct loop_fd lf;
 	struct loop_timer timer;
@@ -111,6 +124,9 @@ static void coap_log_cb(coap_log_t level, const char *message)
 	}
 	while (n && message[n - 1] == '\n')
 		n--;
+	/* the cause of a failed handshake is only in libcoap's log */
+	if (the_coapc && level <= LOG_WARNING)
+		snprintf(the_coapc->tls_cause, sizeof(the_coapc->tls_cause), "%.*s", (int)n, message);
 	/* libcoap's own chatter stays at debug unless it is an error */
 	log_msg(level <= LOG_ERR ? LOG_WARNING : LOG_DEBUG, "coap: %.*s", (int)n, message);
 }
@@ -131,11 +147,15 @@ static void arm(struct coapc *c)
 		loop_timer_cancel(c->ag->loop, &c->timer);
 }
 
+static void bury(struct coapc *c);
+
 static void process(struct coapc *c)
 {
 	int i, n;
 
+	bury(c);
 	coap_io_process(c->ctx, COAP_IO_NO_WAIT);
+	bury(c);
 	/* responses are out now: run what waited for them */
 	n = c->nafter;
 	c->nafter = 0;
@@ -551,8 +571,10 @@ static coap_response_t on_response(coap_session_t *s, const coap_pdu_t *sent,
 	coap_opt_t *o;
 	size_t off, total, n = 0;
 
-	if (s == c->session)
+	if (s == c->session) {
 		count(c, recv, false);
+		c->dtls_up = true;      /* libcoap 4.3.1 has no "connected" event for clients */
+	}
 	if (!p)
 		return COAP_RESPONSE_FAIL;      /* not ours (anymore): libcoap sends a Reset */
 	ans.code = coap_pdu_get_code(recv);
@@ -578,9 +600,13 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
 	struct coapc_answer ans = { 0 };
 	struct pending *p;
 
-	/* a session given up by coapc_rebind(): its requests were answered */
+	/* a session given up by coapc_rebind() or renew(): its requests are
+	 * answered there */
 	if (!sent || s != c->session)
 		return;
+	if (c->ag->cfg->server.secure &&
+	    (reason == COAP_NACK_TOO_MANY_RETRIES || reason == COAP_NACK_TLS_FAILED))
+		c->stale = true;
 	p = find_pending(c, coap_pdu_get_token(sent));
 	if (!p) {
 		coap_bin_const_t tok = coap_pdu_get_token(sent);
@@ -606,6 +632,9 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
 	case COAP_NACK_RST:
 		ans.code = -ECONNRESET;
 		break;
+	case COAP_NACK_TLS_FAILED:
+		ans.code = -EPROTO;
+		break;
 	default:
 		ans.code = -EIO;
 		break;
@@ -614,6 +643,70 @@ static void on_nack(coap_session_t *s, const coap_pdu_t *sent, const coap_nack_r
 }
 
 static coap_session_t *open_session(struct coapc *c, uint16_t local_port);
+
+/* DTLS events of our session: a refused handshake is logged with libcoap's
+ * cause, and any failure makes the session stale. */
+static int on_event(coap_session_t *s, const coap_event_t ev)
+{
+	struct coapc *c = the_coapc;
+	const char *uri = c->ag->cfg->server.uri;
+
+	if (s != c->session)
+		return 0;
+	if ((ev != COAP_EVENT_DTLS_ERROR && ev != COAP_EVENT_DTLS_CLOSED) || c->dtls_reported)
+		return 0;
+	c->dtls_reported = true;        /* once per session */
+	c->stale = true;
+	if (!c->dtls_up)
+		log_err("server %s: DTLS handshake failed: %s", uri, c->tls_cause[0] ? c->tls_cause :
+			"no answer completed it (a server drops a handshake with an unknown PSK "
+			"identity or a wrong key without a word)");
+	else
+		log_warn("server %s: DTLS session %s%s%s", uri,
+			 ev == COAP_EVENT_DTLS_CLOSED ? "closed by the server" : "failed",
+			 c->tls_cause[0] ? ": " : "", c->tls_cause);
+	return 0;
+}
+
+/* DTLS: puts a new session (a new handshake) in place of the stale one,
+ * which bury() releases later: this may run inside a libcoap callback of
+ * that very session. */
+static int renew(struct coapc *c)
+{
+	if (c->nold == MAX_OLD)
+		return -EBUSY;
+	log_info("server %s: starting a new DTLS session", c->ag->cfg->server.uri);
+	c->old[c->nold++] = c->session;
+	c->stale = false;
+	c->session = open_session(c, 0);
+	return c->session ? 0 : -ENOTCONN;
+}
+
+/* Releases the sessions renew() replaced, answering what still waited on
+ * them (-ENETUNREACH).  Only from the loop, never inside libcoap. */
+static void bury(struct coapc *c)
+{
+	struct coapc_answer ans = { .code = -ENETUNREACH };
+	struct pending gone[MAX_PENDING];
+	int i, n;
+
+	while (c->nold) {
+		coap_session_t *s = c->old[--c->nold];
+
+		for (i = n = 0; i < MAX_PENDING; i++) {
+			if (c->pending[i].cb && c->pending[i].s == s) {
+				gone[n++] = c->pending[i];
+				c->pending[i].cb = NULL;
+				c->pending[i].token = NULL;
+			}
+		}
+		coap_session_release(s);
+		for (i = 0; i < n; i++) {
+			coap_delete_binary(gone[i].token);
+			gone[i].cb(gone[i].arg, &ans);
+		}
+	}
+}
 
 /* Adds one option per sep-separated part of s (empty parts skipped). */
 static int split_into(coap_optlist_t **opts, uint16_t num, const char *s, char sep)
@@ -648,6 +741,8 @@ int coapc_request(struct coapc *c, int method, const char *path, const char *que
 	/* after a failed rebind, the next request tries again */
 	if (!c->session && !(c->session = open_session(c, 0)))
 		return -ENOTCONN;
+	if (c->stale && renew(c))
+		return -ENOTCONN;
 	for (i = 0; i < MAX_PENDING && !p; i++)
 		if (!c->pending[i].cb)
 			p = &c->pending[i];
@@ -676,6 +771,7 @@ int coapc_request(struct coapc *c, int method, const char *path, const char *que
 	if (!p->token)
 		goto fail;
 	memcpy(p->token->s, tok, toklen);
+	p->s = c->session;
 	p->cb = cb;
 	p->arg = arg;
 	snprintf(p->path, sizeof(p->path), "%s", path);
@@ -722,7 +818,7 @@ int coapc_notify(struct coapc *c, const uint8_t *token, size_t toklen, uint32_t 
 	unsigned char b[4];
 	coap_mid_t mid;
 
-	if (!c->session)
+	if (!c->session || c->stale)
 		return -ENOTCONN;
 	pdu = coap_pdu_init(con ? COAP_MESSAGE_CON : COAP_MESSAGE_NON, (coap_pdu_code_t)code,
 			    coap_new_message_id(c->session), coap_session_max_pdu_size(c->session));
@@ -791,6 +887,27 @@ static int resolve(const struct cfg_server *srv, coap_address_t *dst)
 	return 0;
 }
 
+/* A UDP session, or a DTLS one for coaps:// (its handshake starts now;
+ * the first request waits in libcoap until it is done). */
+static coap_session_t *new_session(struct coapc *c, coap_address_t *local)
+{
+	const struct cfg_server *srv = &c->ag->cfg->server;
+	coap_dtls_cpsk_t psk = {
+		.version = COAP_DTLS_CPSK_SETUP_VERSION,
+		.psk_info = {
+			.identity = { srv->psk_identity ? strlen(srv->psk_identity) : 0,
+				      (const uint8_t *)srv->psk_identity },
+			.key = { srv->psk_key_len, srv->psk_key },
+		},
+	};
+
+	c->dtls_up = c->dtls_reported = false;
+	c->tls_cause[0] = 0;
+	if (!srv->secure)
+		return coap_new_client_session(c->ctx, local, &c->dst, COAP_PROTO_UDP);
+	return coap_new_client_session_psk2(c->ctx, local, &c->dst, COAP_PROTO_DTLS, &psk);
+}
+
 /* A client session to c->dst from local_port (0: any port; any port too
  * when that one is taken). */
 static coap_session_t *open_session(struct coapc *c, uint16_t local_port)
@@ -808,12 +925,12 @@ static coap_session_t *open_session(struct coapc *c, uint16_t local_port)
 			local.addr.sin6.sin6_port = htons(local_port);
 		else
 			local.addr.sin.sin_port = htons(local_port);
-		s = coap_new_client_session(c->ctx, &local, &c->dst, COAP_PROTO_UDP);
+		s = new_session(c, &local);
 		if (!s)
 			log_info("cannot bind UDP port %u again; using another", local_port);
 	}
 	if (!s)
-		s = coap_new_client_session(c->ctx, NULL, &c->dst, COAP_PROTO_UDP);
+		s = new_session(c, NULL);
 	return s;
 }
 
@@ -849,6 +966,7 @@ int coapc_rebind(struct coapc *c)
 	memset(c->pending, 0, sizeof(c->pending));
 	if (c->session)
 		coap_session_release(c->session);
+	c->stale = false;
 	c->session = open_session(c, port);
 	for (i = 0; i < MAX_PENDING; i++) {
 		if (!gone[i].cb)
@@ -876,8 +994,9 @@ struct coapc *coapc_new(struct agent *ag, uint16_t local_port)
 	coap_startup();
 	coap_set_log_handler(coap_log_cb);
 	coap_set_log_level(log_level() >= LOG_DEBUG ? LOG_INFO : LOG_WARNING);
-	if (ag->cfg->server.secure) {
-		log_err("server %s: coaps:// is not supported yet; use coap://", ag->cfg->server.uri);
+	if (ag->cfg->server.secure && !coap_dtls_is_supported()) {
+		log_err("server %s: this libcoap has no DTLS; coaps:// needs libcoap-3-gnutls",
+			ag->cfg->server.uri);
 		goto fail;
 	}
 	if (resolve(&ag->cfg->server, &c->dst))
@@ -888,6 +1007,7 @@ struct coapc *coapc_new(struct agent *ag, uint16_t local_port)
 	coap_context_set_block_mode(c->ctx, COAP_BLOCK_USE_LIBCOAP);
 	coap_register_response_handler(c->ctx, on_response);
 	coap_register_nack_handler(c->ctx, on_nack);
+	coap_register_event_handler(c->ctx, on_event);
 	c->session = open_session(c, local_port);
 	if (!c->session) {
 		log_err("server %s: cannot open a UDP session", ag->cfg->server.uri);
@@ -920,6 +1040,10 @@ void coapc_free(struct coapc *c)
 		loop_del_fd(c->ag->loop, &c->lf);
 	for (int i = 0; i < MAX_PENDING; i++)
 		coap_delete_binary(c->pending[i].token);
+	if (c->ctx)
+		coap_register_event_handler(c->ctx, NULL);     /* our own close is no news */
+	while (c->nold)
+		coap_session_release(c->old[--c->nold]);
 	free(c->res);
 	buf_fini(&c->body);
 	if (c->session)

@@ -271,7 +271,8 @@ static const char *why(int code, char *buf, size_t size)
 	if (code < 0)
 		snprintf(buf, size, "%s", code == -ETIMEDOUT ? "no answer" :
 			 code == -ECONNRESET ? "Reset by the server" :
-			 code == -ECONNREFUSED ? "port unreachable" : strerror(-code));
+			 code == -ECONNREFUSED ? "port unreachable" :
+			 code == -EPROTO ? "DTLS handshake failed" : strerror(-code));
 	else
 		snprintf(buf, size, "server answered %d.%02d", code >> 5, code & 31);
 	return buf;

@@ -2,7 +2,9 @@
  *
  * Servers never see it (the data model answers 4.01, LwM2M keeps it for
  * bootstrap, which lwm2md does not do); it exists so that the data model is
- * complete for internal reads, and it holds no key material yet (NoSec). */
+ * complete for internal reads.  It tells the Security Mode (0/x/2: PSK or
+ * NoSec, from [server] security_mode); the keys themselves stay in the
+ * config and are not resources here, so no read of any kind returns them. */
 #include "objects.h"
 
 #include <stdlib.h>
@@ -33,7 +35,7 @@ static int security_read(struct dm_obj *obj, struct dm_inst *inst, uint16_t rid,
 		v = dm_bool(false);
 		break;
 	case OMA_0_SECURITY_MODE:
-		v = dm_int(3);          /* NoSec */
+		v = dm_int(s->security_mode);   /* enum cfg_security holds the OMA values */
 		break;
 	case OMA_0_SHORT_SERVER_ID:
 		v = dm_int(s->short_server_id);

@@ -55,10 +55,13 @@ class LeshanServer:
 
     READY_TIMEOUT = 90  # s: JVM start on a loaded 2-core machine
 
-    def __init__(self, workdir: Path, coap_port: int = None, web_port: int = None):
+    def __init__(self, workdir: Path, coap_port: int = None, web_port: int = None,
+                 coaps: bool = False):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.coap_port = coap_port or free_port(socket.SOCK_DGRAM)
+        # CoAP over DTLS (PSK; credentials through /api/security/clients)
+        self.coaps_port = free_port(socket.SOCK_DGRAM) if coaps else None
         self.web_port = web_port or free_port(socket.SOCK_STREAM)
         self.log_path = self.workdir / "leshan.log"
         self.proc = None
@@ -71,6 +74,11 @@ class LeshanServer:
         return f"coap://127.0.0.1:{self.coap_port}"
 
     @property
+    def coaps_uri(self) -> str:
+        assert self.coaps_port, "this test server was started without coaps"
+        return f"coaps://127.0.0.1:{self.coaps_port}"
+
+    @property
     def api(self) -> str:
         return f"http://127.0.0.1:{self.web_port}/api"
 
@@ -78,6 +86,8 @@ class LeshanServer:
         jar = jar_path()
         cmd = ["java", "-jar", str(jar), "-lh", "127.0.0.1", "-lp", str(self.coap_port),
                "-wh", "127.0.0.1", "-wp", str(self.web_port)]
+        if self.coaps_port:
+            cmd += ["-slh", "127.0.0.1", "-slp", str(self.coaps_port)]
         if MODELS.is_dir():
             cmd += ["-m", str(MODELS)]
         return cmd + list(self.extra_args)
@@ -309,6 +319,26 @@ class Rest:
             if time.monotonic() > deadline:
                 raise AssertionError(f"endpoint {ep} still registered after {timeout} s")
             time.sleep(0.2)
+
+    # credentials (/api/security/clients, as the Leshan demo server has it); each call on
+    # a new connection: these come after long waits, when the server has closed idle ones
+    def set_psk(self, ep: str, identity: str, key_hex: str):
+        self.set_security({"endpoint": ep, "tls": {"mode": "psk",
+                                                   "details": {"identity": identity, "key": key_hex}}})
+
+    def set_security(self, body: dict):
+        """PUT /security/clients: an entry replaces the endpoint's earlier one."""
+        r = requests.put(f"{self.api}/security/clients", json=body, timeout=REQUEST_TIMEOUT_S)
+        assert r.status_code == 200, f"PUT /security/clients: HTTP {r.status_code} {r.text}"
+
+    def security(self) -> list:
+        r = requests.get(f"{self.api}/security/clients", timeout=REQUEST_TIMEOUT_S)
+        r.raise_for_status()
+        return r.json()
+
+    def delete_security(self, ep: str):
+        r = requests.delete(f"{self.api}/security/clients/{ep}", timeout=REQUEST_TIMEOUT_S)
+        assert r.status_code == 200, f"DELETE /security/clients/{ep}: HTTP {r.status_code} {r.text}"
 
     # device management
     def _call(self, method: str, url: str, params=None, **kw) -> Result:
