@@ -255,7 +255,11 @@ def machine() -> dict:
         dirty = run(["git", "-C", str(REPO), "status", "--porcelain", "--", "agent", "objects", "drivers",
                      "Makefile"]).stdout.splitlines()
         dirty = [ln[3:] for ln in dirty if ln[3:].endswith((".c", ".h", "Makefile"))]
-        git = head + (f" + uncommitted: {', '.join(dirty)}" if dirty else "")
+        # the last commit that changed the daemon's sources: still names the
+        # same code after the measuring branch is rebased onto a newer main
+        last = run(["git", "-C", str(REPO), "log", "-1", "--format=%h", "HEAD", "--", "agent", "objects",
+                    "drivers", "Makefile"]).stdout.strip()
+        git = head + f" (daemon sources as of {last})" + (f" + uncommitted: {', '.join(dirty)}" if dirty else "")
     except BenchError:
         pass
     return {
