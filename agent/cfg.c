@@ -173,10 +173,14 @@ static int security_mode(struct reader *r, const char *sec, const char *key, con
 		s->security_mode = CFG_SEC_NOSEC;
 		return 1;
 	}
-	if (!strcmp(val, "certificate") || !strcmp(val, "rpk"))
-		cfg_error(r, sec, key, val, "not supported yet (psk or nosec)");
+	if (!strcmp(val, "certificate")) {
+		s->security_mode = CFG_SEC_CERT;
+		return 1;
+	}
+	if (!strcmp(val, "rpk"))
+		cfg_error(r, sec, key, val, "not supported yet (psk, certificate or nosec)");
 	else
-		cfg_error(r, sec, key, val, "expected psk or nosec");
+		cfg_error(r, sec, key, val, "expected psk, certificate or nosec");
 	s->mode_line = -r->line;        /* reported: the checks of its keys would only add noise */
 	return 1;
 }
@@ -211,6 +215,37 @@ static int psk_key(struct reader *r, const char *sec, const char *key, const cha
 	return 1;
 }
 
+/* A PEM file of ours: an absolute path to a readable file with the PEM
+ * block the key calls for (its contents are never printed). */
+static int pem_file(struct reader *r, const char *sec, const char *key, const char *val,
+		    char **dst, int *line)
+{
+	const char *want = strcmp(key, "private_key") ? "CERTIFICATE-----" : "PRIVATE KEY-----";
+	char buf[256];
+	bool found = false;
+	FILE *f;
+
+	*line = r->line;
+	if (*val != '/') {
+		cfg_error(r, sec, key, val, "expected an absolute path");
+		return 1;
+	}
+	f = fopen(val, "r");
+	if (!f) {
+		cfg_error(r, sec, key, val, "cannot open: %s", strerror(errno));
+		return 1;
+	}
+	while (!found && fgets(buf, sizeof(buf), f))
+		found = !strncmp(buf, "-----BEGIN ", 11) && strstr(buf, want);
+	fclose(f);
+	if (!found) {
+		cfg_error(r, sec, key, val, "not a PEM file with a %s block", strcmp(key,
+			  "private_key") ? "CERTIFICATE" : "PRIVATE KEY");
+		return 1;
+	}
+	return set_str(r, dst, val);
+}
+
 static int server_key(struct reader *r, const char *sec, const char *key, const char *val)
 {
 	struct cfg_server *s = &r->c->server;
@@ -232,6 +267,15 @@ static int server_key(struct reader *r, const char *sec, const char *key, const 
 	}
 	if (!strcmp(key, "psk_key"))
 		return psk_key(r, sec, key, val);
+	if (!strcmp(key, "certificate"))
+		return pem_file(r, sec, key, val, &s->certificate, &s->certificate_line);
+	if (!strcmp(key, "private_key"))
+		return pem_file(r, sec, key, val, &s->private_key, &s->private_key_line);
+	if (!strcmp(key, "server_certificate"))
+		return pem_file(r, sec, key, val, &s->server_certificate,
+				&s->server_certificate_line);
+	if (!strcmp(key, "ca_file"))
+		return pem_file(r, sec, key, val, &s->ca_file, &s->ca_file_line);
 	if (!strcmp(key, "endpoint")) {
 		if (!*val || strlen(val) > 128 || strpbrk(val, "&?=/ \t\"<>")) {
 			cfg_error(r, sec, key, val,
@@ -527,6 +571,41 @@ static void defaults(struct cfg *c)
 	}
 }
 
+/* The keys of security_mode = certificate, against the mode. */
+static int check_certificate_keys(const struct cfg_server *s, const char *path, FILE *errf)
+{
+	const struct {
+		const char *name;
+		int line;
+	} keys[] = {
+		{ "certificate", s->certificate_line },
+		{ "private_key", s->private_key_line },
+		{ "server_certificate", s->server_certificate_line },
+		{ "ca_file", s->ca_file_line },
+	};
+	int errors = 0;
+	size_t i;
+
+	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
+		if (s->security_mode != CFG_SEC_CERT && keys[i].line) {
+			fprintf(errf, "%s:%d: [server] %s: given, but %s\n", path, keys[i].line,
+				keys[i].name, s->secure ? "security_mode is not certificate" :
+				"uri is coap:// (no DTLS): use coaps:// or remove it");
+			errors++;
+		} else if (s->security_mode == CFG_SEC_CERT && i < 2 && !keys[i].line) {
+			fprintf(errf, "%s:%d: [server] security_mode = \"certificate\": %s is "
+				"missing\n", path, s->mode_line, keys[i].name);
+			errors++;
+		}
+	}
+	if (s->server_certificate_line && s->ca_file_line) {
+		fprintf(errf, "%s:%d: [server] ca_file: server_certificate (line %d) is given "
+			"too; set one of them\n", path, s->ca_file_line, s->server_certificate_line);
+		errors++;
+	}
+	return errors;
+}
+
 /* What needs the whole [server] section: the security mode and its keys
  * against the URI's scheme.  Returns the number of errors reported. */
 static int check_security(struct cfg *c, const char *path, FILE *errf)
@@ -540,7 +619,7 @@ static int check_security(struct cfg *c, const char *path, FILE *errf)
 		s->security_mode = s->secure ? CFG_SEC_PSK : CFG_SEC_NOSEC;
 	if (s->secure && !s->mode_line) {
 		fprintf(errf, "%s:%d: [server] uri = \"%s\": coaps:// needs security_mode "
-			"(psk)\n", path, s->uri_line, s->uri);
+			"(psk or certificate)\n", path, s->uri_line, s->uri);
 		return 1;
 	}
 	if (!s->secure && s->security_mode != CFG_SEC_NOSEC) {
@@ -550,9 +629,10 @@ static int check_security(struct cfg *c, const char *path, FILE *errf)
 	}
 	if (s->secure && s->security_mode == CFG_SEC_NOSEC) {
 		fprintf(errf, "%s:%d: [server] security_mode = \"nosec\": coaps:// (uri, line %d) "
-			"needs psk\n", path, s->mode_line, s->uri_line);
+			"needs psk or certificate\n", path, s->mode_line, s->uri_line);
 		errors++;
 	}
+	errors += check_certificate_keys(s, path, errf);
 	if (s->security_mode != CFG_SEC_PSK) {
 		const char *why = s->secure ? "security_mode is not psk" :
 				  "uri is coap:// (no DTLS): use coaps:// or remove it";
@@ -676,6 +756,10 @@ void cfg_free(struct cfg *c)
 	free(c->server.binding);
 	free(c->server.lwm2m_version);
 	free(c->server.psk_identity);
+	free(c->server.certificate);
+	free(c->server.private_key);
+	free(c->server.server_certificate);
+	free(c->server.ca_file);
 	explicit_bzero(c->server.psk_key, sizeof(c->server.psk_key));
 	free(d->manufacturer);
 	free(d->model);
@@ -720,5 +804,8 @@ bool cfg_server_differs(const struct cfg *a, const struct cfg *b)
 	       !streq(x->lwm2m_version, y->lwm2m_version) ||
 	       x->security_mode != y->security_mode || !streq(x->psk_identity, y->psk_identity) ||
 	       x->psk_key_len != y->psk_key_len ||
-	       memcmp(x->psk_key, y->psk_key, x->psk_key_len);
+	       memcmp(x->psk_key, y->psk_key, x->psk_key_len) ||
+	       !streq(x->certificate, y->certificate) || !streq(x->private_key, y->private_key) ||
+	       !streq(x->server_certificate, y->server_certificate) ||
+	       !streq(x->ca_file, y->ca_file);
 }

@@ -31,7 +31,13 @@ struct cfg_server {
 	char *psk_identity;
 	uint8_t psk_key[CFG_PSK_KEY_MAX];       /* never logged */
 	size_t psk_key_len;
+	/* security_mode = certificate: PEM files */
+	char *certificate;      /* ours (may hold the chain) */
+	char *private_key;      /* its key */
+	char *server_certificate;       /* the server's own, trusted as it is */
+	char *ca_file;          /* CA(s) the server's certificate must chain to */
 	int uri_line, mode_line, psk_identity_line, psk_key_line;  /* 0: not in the file */
+	int certificate_line, private_key_line, server_certificate_line, ca_file_line;
 	char *endpoint;         /* default: the host name */
 	uint32_t lifetime;      /* s */
 	char *binding;          /* "U" or "UQ" */

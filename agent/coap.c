@@ -15,10 +15,12 @@
 #include "coap.h"
 
 #include <errno.h>
+#include <arpa/inet.h>
 #include <netdb.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/epoll.h>
 #include <sys/socket.h>
 
@@ -82,6 +84,7 @@ struct coapc {
 	coap_session_t *old[MAX_OLD];
 	int nold;
 	char tls_cause[160];            /* libcoap's last warning: why a handshake failed */
+	bool cause_ours;                /* ... or ours (check_cn), which libcoap's must not hide */
 	coap_address_t dst;             /* the server, as resolved at start */
 	struct loop_fd lf;
 	struct loop_timer timer;
@@ -125,8 +128,14 @@ static void coap_log_cb(coap_log_t level, const char *message)
 	while (n && message[n - 1] == '\n')
 		n--;
 	/* the cause of a failed handshake is only in libcoap's log */
-	if (the_coapc && level <= LOG_WARNING)
-		snprintf(the_coapc->tls_cause, sizeof(the_coapc->tls_cause), "%.*s", (int)n, message);
+	if (the_coapc && level <= LOG_WARNING && !the_coapc->cause_ours) {
+		/* "   local <-> peer DTLS: cause": the cause is what tells */
+		const char *m = strstr(message, " DTLS: ");
+
+		m = m && m < message + n ? m + 7 : message;
+		snprintf(the_coapc->tls_cause, sizeof(the_coapc->tls_cause), "%.*s",
+			 (int)(n - (size_t)(m - message)), m);
+	}
 	/* libcoap's own chatter stays at debug unless it is an error */
 	log_msg(level <= LOG_ERR ? LOG_WARNING : LOG_DEBUG, "coap: %.*s", (int)n, message);
 }
@@ -659,8 +668,10 @@ static int on_event(coap_session_t *s, const coap_event_t ev)
 	c->stale = true;
 	if (!c->dtls_up)
 		log_err("server %s: DTLS handshake failed: %s", uri, c->tls_cause[0] ? c->tls_cause :
+			c->ag->cfg->server.security_mode == CFG_SEC_PSK ?
 			"no answer completed it (a server drops a handshake with an unknown PSK "
-			"identity or a wrong key without a word)");
+			"identity or a wrong key without a word)" :
+			"no answer completed it (does the server trust our certificate?)");
 	else
 		log_warn("server %s: DTLS session %s%s%s", uri,
 			 ev == COAP_EVENT_DTLS_CLOSED ? "closed by the server" : "failed",
@@ -887,6 +898,65 @@ static int resolve(const struct cfg_server *srv, coap_address_t *dst)
 	return 0;
 }
 
+/* The server's certificate passed libcoap's checks against the trusted
+ * file; it must also name the URI's host.  libcoap gives cn as the first
+ * DNS SubjectAltName, else the Common Name. */
+static int check_cn(const char *cn, const uint8_t *cert, size_t len, coap_session_t *s,
+		    unsigned depth, int validated, void *arg)
+{
+	struct coapc *c = arg;
+	const char *host = c->ag->cfg->server.host;
+
+	c->cause_ours = true;
+	if (!validated) {
+		snprintf(c->tls_cause, sizeof(c->tls_cause), "the server's certificate (%.60s) is "
+			 "not trusted by %.60s", cn, c->ag->cfg->server.server_certificate ?
+			 "server_certificate" : "ca_file");
+		return 0;
+	}
+	if (depth == 0 && strcasecmp(cn, host)) {
+		snprintf(c->tls_cause, sizeof(c->tls_cause), "the server's certificate is for "
+			 "%.60s, not %.60s", cn, host);
+		return 0;
+	}
+	c->cause_ours = false;
+	return 1;
+}
+
+#define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"     /* Debian's ca-certificates */
+
+static coap_session_t *new_pki_session(struct coapc *c, coap_address_t *local)
+{
+	const struct cfg_server *srv = &c->ag->cfg->server;
+	const char *trust = srv->server_certificate ? srv->server_certificate :
+			    srv->ca_file ? srv->ca_file : SYSTEM_CA_FILE;
+	struct in6_addr a;
+	coap_dtls_pki_t pki = {
+		.version = COAP_DTLS_PKI_SETUP_VERSION,
+		.verify_peer_cert = 1,
+		.check_common_ca = 1,
+		.cert_chain_validation = 1,
+		.cert_chain_verify_depth = 3,
+		.allow_no_crl = 1,
+		.allow_expired_crl = 1,
+		.validate_cn_call_back = check_cn,
+		.cn_call_back_arg = c,
+		/* SNI is a host name, never an address */
+		.client_sni = inet_pton(AF_INET, srv->host, &a) == 1 ||
+			      inet_pton(AF_INET6, srv->host, &a) == 1 ? NULL : srv->host,
+		.pki_key = {
+			.key_type = COAP_PKI_KEY_PEM,
+			.key.pem = {
+				.ca_file = trust,
+				.public_cert = srv->certificate,
+				.private_key = srv->private_key,
+			},
+		},
+	};
+
+	return coap_new_client_session_pki(c->ctx, local, &c->dst, COAP_PROTO_DTLS, &pki);
+}
+
 /* A UDP session, or a DTLS one for coaps:// (its handshake starts now;
  * the first request waits in libcoap until it is done). */
 static coap_session_t *new_session(struct coapc *c, coap_address_t *local)
@@ -901,10 +971,12 @@ static coap_session_t *new_session(struct coapc *c, coap_address_t *local)
 		},
 	};
 
-	c->dtls_up = c->dtls_reported = false;
+	c->dtls_up = c->dtls_reported = c->cause_ours = false;
 	c->tls_cause[0] = 0;
 	if (!srv->secure)
 		return coap_new_client_session(c->ctx, local, &c->dst, COAP_PROTO_UDP);
+	if (srv->security_mode == CFG_SEC_CERT)
+		return new_pki_session(c, local);
 	return coap_new_client_session_psk2(c->ctx, local, &c->dst, COAP_PROTO_DTLS, &psk);
 }
 

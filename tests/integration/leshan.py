@@ -56,12 +56,15 @@ class LeshanServer:
     READY_TIMEOUT = 90  # s: JVM start on a loaded 2-core machine
 
     def __init__(self, workdir: Path, coap_port: int = None, web_port: int = None,
-                 coaps: bool = False):
+                 coaps: bool = False, coaps_host: str = "127.0.0.1", x509: dict = None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.coap_port = coap_port or free_port(socket.SOCK_DGRAM)
         # CoAP over DTLS (PSK; credentials through /api/security/clients)
         self.coaps_port = free_port(socket.SOCK_DGRAM) if coaps else None
+        self.coaps_host = coaps_host      # None: every local address (localhost as ::1 too)
+        # X.509 for coaps: {"cert": PEM chain, "key": PKCS#8 PEM, "trust": PEM of trusted CAs}
+        self.x509 = x509
         self.web_port = web_port or free_port(socket.SOCK_STREAM)
         self.log_path = self.workdir / "leshan.log"
         self.proc = None
@@ -87,7 +90,12 @@ class LeshanServer:
         cmd = ["java", "-jar", str(jar), "-lh", "127.0.0.1", "-lp", str(self.coap_port),
                "-wh", "127.0.0.1", "-wp", str(self.web_port)]
         if self.coaps_port:
-            cmd += ["-slh", "127.0.0.1", "-slp", str(self.coaps_port)]
+            cmd += ["-slp", str(self.coaps_port)]
+            if self.coaps_host:
+                cmd += ["-slh", self.coaps_host]
+        if self.x509:
+            cmd += ["-xcert", str(self.x509["cert"]), "-xprik", str(self.x509["key"]),
+                    "-ts", str(self.x509["trust"])]
         if MODELS.is_dir():
             cmd += ["-m", str(MODELS)]
         return cmd + list(self.extra_args)

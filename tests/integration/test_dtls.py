@@ -36,7 +36,7 @@ SECRET = "5ec2e75ec2e75ec2e7"          # must never show in any message
 BAD = {
     # name: (config text, line, expected message after "FILE:LINE: ")
     "coaps_without_mode": ("[server]\nuri = coaps://127.0.0.1\n", 2,
-                           '[server] uri = "coaps://127.0.0.1": coaps:// needs security_mode (psk)'),
+                           '[server] uri = "coaps://127.0.0.1": coaps:// needs security_mode (psk or certificate)'),
     "psk_without_key": ("[server]\nuri = coaps://127.0.0.1:5684\nsecurity_mode = psk\npsk_identity = a\n", 3,
                         '[server] security_mode = "psk": psk_key is missing'),
     "psk_without_identity": (f"[server]\nuri = coaps://h\nsecurity_mode = psk\npsk_key = {SECRET}\n", 3,
@@ -56,9 +56,9 @@ BAD = {
                            f"psk_key = {SECRET}\n", 3,
                            "[server] security_mode: only nosec goes with coap:// (uri, line 2); use coaps://"),
     "nosec_with_coaps": ("[server]\nuri = coaps://127.0.0.1\nsecurity_mode = nosec\n", 3,
-                         '[server] security_mode = "nosec": coaps:// (uri, line 2) needs psk'),
+                         '[server] security_mode = "nosec": coaps:// (uri, line 2) needs psk or certificate'),
     "mode_unknown": ("[server]\nuri = coaps://127.0.0.1\nsecurity_mode = tls\n", 3,
-                     '[server] security_mode = "tls": expected psk or nosec'),
+                     '[server] security_mode = "tls": expected psk, certificate or nosec'),
 }
 
 

@@ -18,6 +18,9 @@ final class Cli {
     File modelsFolder;        // -m
     int verbosity;            // -v, -vv, -vvv
     Integer awakeTime;        // --awake-time (s): null = Leshan's default, 93 s
+    File x509Cert;            // -xcert: the server's certificate (chain), PEM or DER
+    File x509PrivateKey;      // -xprik: its private key, PKCS#8 (PEM or DER)
+    File trustStore;          // -ts: certificates trusted for clients' X.509 certificates (PEM or DER)
 
     static final class UsageException extends Exception {
         private static final long serialVersionUID = 1L;
@@ -33,7 +36,9 @@ final class Cli {
 
     private static final java.util.Set<String> WITH_VALUE = java.util.Set.of("-lh", "--coap-host", "-lp",
             "--coap-port", "-slh", "--coaps-host", "-slp", "--coaps-port", "-wh", "--web-host", "-wp", "--web-port",
-            "-m", "--models-folder", "--awake-time");
+            "-m", "--models-folder", "--awake-time",
+            "-xcert", "--x509-certificate-chain", "-xprik", "--x509-private-key",
+            "-ts", "--truststore");
 
     boolean coapsEnabled() {
         return coapsHost != null || coapsPort != null;
@@ -109,6 +114,18 @@ final class Cli {
             case "--awake-time":
                 cli.awakeTime = seconds(name, value);
                 break;
+            case "-xcert":
+            case "--x509-certificate-chain":
+                cli.x509Cert = new File(value);
+                break;
+            case "-xprik":
+            case "--x509-private-key":
+                cli.x509PrivateKey = new File(value);
+                break;
+            case "-ts":
+            case "--truststore":
+                cli.trustStore = new File(value);
+                break;
             default:
                 throw new UsageException("Unknown option: '" + name + "'");
             }
@@ -153,7 +170,7 @@ final class Cli {
         out.println("  -lh,  --coap-host HOST       Local CoAP address. Default: any local address.");
         out.println("  -lp,  --coap-port PORT       Local CoAP (UDP) port. Default: 5683. 0 = pick a free port.");
         out.println("  -slh, --coaps-host HOST      Local CoAP over DTLS address (enables CoAPS).");
-        out.println("  -slp, --coaps-port PORT      Local CoAP over DTLS port (enables CoAPS, PSK only).");
+        out.println("  -slp, --coaps-port PORT      Local CoAP over DTLS port (enables CoAPS).");
         out.println("                               CoAPS is off unless -slh or -slp is given.");
         out.println("  -wh,  --web-host HOST        HTTP address. Default: any local address.");
         out.println("  -wp,  --web-port PORT        HTTP port. Default: 8080. 0 = pick a free port.");
@@ -162,5 +179,9 @@ final class Cli {
         out.println("  -no,  --disable-oscore       Accepted for compatibility; ignored (no OSCORE here).");
         out.println("        --awake-time SECONDS   How long a queue-mode client counts as awake after it");
         out.println("                               registered, updated or notified. Default: 93 (Leshan's).");
+        out.println("  -xcert FILE                  CoAPS: the server's X.509 certificate (chain), PEM or DER.");
+        out.println("  -xprik FILE                  CoAPS: its private key, PKCS#8, PEM or DER.");
+        out.println("  -ts FILE                     CoAPS: certificates trusted for clients' X.509");
+        out.println("                               certificates (PEM or DER). Without -xcert: PSK only.");
     }
 }

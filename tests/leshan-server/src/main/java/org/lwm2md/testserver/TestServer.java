@@ -3,6 +3,7 @@ package org.lwm2md.testserver;
 import java.io.File;
 import java.net.InetAddress;
 import java.net.InetSocketAddress;
+import java.security.cert.X509Certificate;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.ExecutorService;
@@ -149,6 +150,16 @@ public final class TestServer {
         builder.setSecurityStore(securityStore);
         if (cli.awakeTime != null) {
             builder.setClientAwakeTimeProvider(new StaticClientAwakeTimeProvider(cli.awakeTime * 1000));
+        }
+        if (cli.x509Cert != null || cli.x509PrivateKey != null) {
+            if (cli.x509Cert == null || cli.x509PrivateKey == null) {
+                throw new IllegalArgumentException("-xcert and -xprik go together");
+            }
+            builder.setCertificateChain(Pem.certificates(cli.x509Cert).toArray(new X509Certificate[0]));
+            builder.setPrivateKey(Pem.privateKey(cli.x509PrivateKey));
+        }
+        if (cli.trustStore != null) {
+            builder.setTrustedCertificates(Pem.certificates(cli.trustStore).toArray(new X509Certificate[0]));
         }
 
         // Californium transport. The configuration is built in memory: nothing is read from or written to
