@@ -454,6 +454,18 @@ const char *sensor_units(const struct sensor *s)
 	return drv_qty_unit(s->type->qty);
 }
 
+/* Samples s now; a new value (or a change the sample found on the way)
+ * re-arms its timer and reaches the observers at once. */
+static void resample(struct sensor *s, uint64_t now)
+{
+	s->pending_change = false;
+	if (sample(s, now, false) || s->pending_change) {
+		s->pending_change = false;
+		arm_later(s, now);
+		changed_now(s);
+	}
+}
+
 /* ---- groups --------------------------------------------------------------- */
 
 static void on_tick(struct loop_timer *t)
@@ -466,12 +478,7 @@ static void on_tick(struct loop_timer *t)
 		next = s->next;
 		if (!s->ch && now - s->last_try < RETRY_MIN_MS)
 			continue;
-		s->pending_change = false;
-		if (sample(s, now, false) || s->pending_change) {
-			s->pending_change = false;
-			arm_later(s, now);
-			changed_now(s);
-		}
+		resample(s, now);
 	}
 	g->due += g->period_ms;
 	if (g->due <= now)
@@ -503,12 +510,7 @@ static void on_uev_pass(struct loop_timer *t)
 
 		if (s->cfg->drv == &drv_sim || (!set->uev_all && s->ch && !s->failing))
 			continue;
-		s->pending_change = false;
-		if (sample(s, now, false) || s->pending_change) {
-			s->pending_change = false;
-			arm_later(s, now);
-			changed_now(s);
-		}
+		resample(s, now);
 		failing |= !s->ch || s->failing;
 	}
 	set->uev_all = false;

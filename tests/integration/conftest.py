@@ -26,7 +26,7 @@ import uuid
 
 import pytest
 
-from daemon import Daemon
+from daemon import Daemon, stop_all_checked
 from leshan import EventStream, LeshanServer, Rest
 from rawpeer import RawPeer
 from util import GW_ADDR, NET_SIDE, SERVER, Netns, NsDaemon, NsLeshan
@@ -300,16 +300,7 @@ def ns_env(netpair, tmp_path, request):
         try:
             yield gw, srv, Rest(srv.api), start
         finally:
-            problems = []
-            for d in started:
-                if d.alive():
-                    rc = d.stop(signal.SIGTERM, timeout=15)
-                    if rc != 0:
-                        problems.append(f"{d.endpoint}: exit code {rc}")
-                found = d.sanitizer_report()
-                if found:
-                    problems.append(f"{d.endpoint}: sanitizer report ({found}):\n{d.log_tail(120)}")
-            assert not problems, "\n".join(problems)
+            stop_all_checked(started)
 
 
 # --- failure reports ------------------------------------------------------------

@@ -213,3 +213,18 @@ class Daemon:
 
     def sanitizer_report(self):
         return sanitizer_report(self.log())
+
+
+def stop_all_checked(daemons):
+    """Teardown of fixtures that start their own daemons: each one still
+    running gets SIGTERM and must exit 0; none may leave a sanitizer report."""
+    problems = []
+    for d in daemons:
+        if d.alive():
+            rc = d.stop(_signal.SIGTERM, timeout=15)
+            if rc != 0:
+                problems.append(f"{d.endpoint}: exit code {rc}")
+        found = d.sanitizer_report()
+        if found:
+            problems.append(f"{d.endpoint}: sanitizer report ({found}):\n{d.log_tail(120)}")
+    assert not problems, "\n".join(problems)

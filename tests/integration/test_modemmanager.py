@@ -20,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import signal
 import subprocess
 import tempfile
 import time
@@ -30,7 +29,7 @@ from pathlib import Path
 import pytest
 
 from conftest import _SERVERS, unique_endpoint, wait_registered
-from daemon import die_with_parent
+from daemon import die_with_parent, stop_all_checked
 from leshan import EventStream, Rest
 from reporting_util import is_notification_of, observe, single_value
 from test_connectivity import BEARER_ETHERNET, values
@@ -228,16 +227,7 @@ def start_in_gw(cell, tmp_path, request):
         try:
             yield start, Rest(srv.api), srv
         finally:
-            problems = []
-            for d in started:
-                if d.alive():
-                    rc = d.stop(signal.SIGTERM, timeout=15)
-                    if rc != 0:
-                        problems.append(f"{d.endpoint}: exit code {rc}")
-                found = d.sanitizer_report()
-                if found:
-                    problems.append(f"{d.endpoint}: sanitizer report ({found}):\n{d.log_tail(120)}")
-            assert not problems, "\n".join(problems)
+            stop_all_checked(started)
 
 
 def test_cellular_interface_reported_from_modemmanager(cell, start_in_gw):

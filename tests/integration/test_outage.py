@@ -12,6 +12,7 @@ nothing else in the kernel adds a fixed delay."""
 
 from __future__ import annotations
 
+import contextlib
 import re
 import subprocess
 import time
@@ -52,6 +53,23 @@ def outage_daemon(start):
                  notification_storing="true", confirmable_notifications="true", **OUTAGE_OPTS)
 
 
+@contextlib.contextmanager
+def outage_run(srv, rest, start):
+    """An outage daemon whose Sends and notifications already flow; after the
+    body: still the same registration, still running."""
+    d = outage_daemon(start)
+    reg = rest.client(d.endpoint)["registrationId"]
+    ev = EventStream(srv.api, d.endpoint)
+    try:
+        observe_clock(rest, d.endpoint, 2)
+        poll(lambda: len(send_times(ev)) >= 2 and notified_times(ev), 15, "Sends and a notification")
+        yield d, ev
+        assert rest.client(d.endpoint)["registrationId"] == reg, "registered anew"
+        d.assert_alive()
+    finally:
+        ev.close()
+
+
 def observe_clock(rest, ep, period: int):
     assert write_attributes(rest, ep, "3/0/13", f"pmin={period}&pmax={period}").code == 204
     r = observe(rest, ep, "3/0/13")
@@ -79,12 +97,7 @@ def test_link_down_for_a_while(ns_env):
     notifications made meanwhile wait in the queue and arrive once the link
     is back, none lost, in order; the registration is kept."""
     gw, srv, rest, start = ns_env
-    d = outage_daemon(start)
-    reg = rest.client(d.endpoint)["registrationId"]
-    ev = EventStream(srv.api, d.endpoint)
-    try:
-        observe_clock(rest, d.endpoint, 2)
-        poll(lambda: len(send_times(ev)) >= 2 and notified_times(ev), 15, "Sends and a notification")
+    with outage_run(srv, rest, start) as (d, ev):
         down_at = time.time()
         link_down(gw)
         d.wait_log(r"4/0: the server is not reached through any interface")
@@ -94,11 +107,7 @@ def test_link_down_for_a_while(ns_env):
         wait_past(ev, up_at + 2)
         assert_unbroken(send_times(ev), 1, down_at, up_at, "Sends")
         assert_unbroken(notified_times(ev), 2, down_at, up_at, "notifications")
-        assert rest.client(d.endpoint)["registrationId"] == reg, "registered anew"
         assert not ev.seen("REGISTRATION")
-        d.assert_alive()
-    finally:
-        ev.close()
 
 
 LOSSY = """
@@ -124,12 +133,7 @@ def test_lossy_link(ns_env, netpair):
     in order."""
     net = netpair[0]
     gw, srv, rest, start = ns_env
-    d = outage_daemon(start)
-    reg = rest.client(d.endpoint)["registrationId"]
-    ev = EventStream(srv.api, d.endpoint)
-    try:
-        observe_clock(rest, d.endpoint, 2)
-        poll(lambda: len(send_times(ev)) >= 2 and notified_times(ev), 15, "Sends and a notification")
+    with outage_run(srv, rest, start) as (d, ev):
         lossy_at = time.time()
         nft(net, LOSSY)
         try:
@@ -143,7 +147,3 @@ def test_lossy_link(ns_env, netpair):
         wait_past(ev, clean_at + 2, timeout=90)
         assert_unbroken(send_times(ev), 1, lossy_at, clean_at, "Sends")
         assert_unbroken(notified_times(ev), 2, lossy_at, clean_at, "notifications")
-        assert rest.client(d.endpoint)["registrationId"] == reg, "registered anew"
-        d.assert_alive()
-    finally:
-        ev.close()
