@@ -177,10 +177,11 @@ static int security_mode(struct reader *r, const char *sec, const char *key, con
 		s->security_mode = CFG_SEC_CERT;
 		return 1;
 	}
-	if (!strcmp(val, "rpk"))
-		cfg_error(r, sec, key, val, "not supported yet (psk, certificate or nosec)");
-	else
-		cfg_error(r, sec, key, val, "expected psk, certificate or nosec");
+	if (!strcmp(val, "rpk")) {
+		s->security_mode = CFG_SEC_RPK;
+		return 1;
+	}
+	cfg_error(r, sec, key, val, "expected psk, certificate, rpk or nosec");
 	s->mode_line = -r->line;        /* reported: the checks of its keys would only add noise */
 	return 1;
 }
@@ -220,7 +221,8 @@ static int psk_key(struct reader *r, const char *sec, const char *key, const cha
 static int pem_file(struct reader *r, const char *sec, const char *key, const char *val,
 		    char **dst, int *line)
 {
-	const char *want = strcmp(key, "private_key") ? "CERTIFICATE-----" : "PRIVATE KEY-----";
+	const char *want = !strcmp(key, "private_key") ? "PRIVATE KEY" :
+			   strstr(key, "public_key") ? "PUBLIC KEY" : "CERTIFICATE";
 	char buf[256];
 	bool found = false;
 	FILE *f;
@@ -236,11 +238,11 @@ static int pem_file(struct reader *r, const char *sec, const char *key, const ch
 		return 1;
 	}
 	while (!found && fgets(buf, sizeof(buf), f))
-		found = !strncmp(buf, "-----BEGIN ", 11) && strstr(buf, want);
+		found = !strncmp(buf, "-----BEGIN ", 11) && strstr(buf, want) &&
+			strstr(buf, want)[strlen(want)] == '-';
 	fclose(f);
 	if (!found) {
-		cfg_error(r, sec, key, val, "not a PEM file with a %s block", strcmp(key,
-			  "private_key") ? "CERTIFICATE" : "PRIVATE KEY");
+		cfg_error(r, sec, key, val, "not a PEM file with a %s block", want);
 		return 1;
 	}
 	return set_str(r, dst, val);
@@ -276,6 +278,11 @@ static int server_key(struct reader *r, const char *sec, const char *key, const 
 				&s->server_certificate_line);
 	if (!strcmp(key, "ca_file"))
 		return pem_file(r, sec, key, val, &s->ca_file, &s->ca_file_line);
+	if (!strcmp(key, "public_key"))
+		return pem_file(r, sec, key, val, &s->public_key, &s->public_key_line);
+	if (!strcmp(key, "server_public_key"))
+		return pem_file(r, sec, key, val, &s->server_public_key,
+				&s->server_public_key_line);
 	if (!strcmp(key, "endpoint")) {
 		if (!*val || strlen(val) > 128 || strpbrk(val, "&?=/ \t\"<>")) {
 			cfg_error(r, sec, key, val,
@@ -571,30 +578,39 @@ static void defaults(struct cfg *c)
 	}
 }
 
-/* The keys of security_mode = certificate, against the mode. */
-static int check_certificate_keys(const struct cfg_server *s, const char *path, FILE *errf)
+/* The key files of security_mode = certificate and rpk, against the mode. */
+static int check_key_files(const struct cfg_server *s, const char *path, FILE *errf)
 {
+	const unsigned cert = 1u << CFG_SEC_CERT, rpk = 1u << CFG_SEC_RPK;
 	const struct {
 		const char *name;
 		int line;
+		unsigned belongs, needed;       /* by the modes, as 1 << mode */
+		const char *not_mode;
 	} keys[] = {
-		{ "certificate", s->certificate_line },
-		{ "private_key", s->private_key_line },
-		{ "server_certificate", s->server_certificate_line },
-		{ "ca_file", s->ca_file_line },
+		{ "certificate", s->certificate_line, cert, cert, "not certificate" },
+		{ "private_key", s->private_key_line, cert | rpk, cert | rpk,
+		  "neither certificate nor rpk" },
+		{ "server_certificate", s->server_certificate_line, cert, 0, "not certificate" },
+		{ "ca_file", s->ca_file_line, cert, 0, "not certificate" },
+		{ "public_key", s->public_key_line, rpk, rpk, "not rpk" },
+		{ "server_public_key", s->server_public_key_line, rpk, rpk, "not rpk" },
 	};
+	unsigned mode = 1u << s->security_mode;
 	int errors = 0;
 	size_t i;
 
 	for (i = 0; i < sizeof(keys) / sizeof(keys[0]); i++) {
-		if (s->security_mode != CFG_SEC_CERT && keys[i].line) {
-			fprintf(errf, "%s:%d: [server] %s: given, but %s\n", path, keys[i].line,
-				keys[i].name, s->secure ? "security_mode is not certificate" :
+		if (!(keys[i].belongs & mode) && keys[i].line) {
+			fprintf(errf, "%s:%d: [server] %s: given, but %s%s\n", path, keys[i].line,
+				keys[i].name, s->secure ? "security_mode is " : "",
+				s->secure ? keys[i].not_mode :
 				"uri is coap:// (no DTLS): use coaps:// or remove it");
 			errors++;
-		} else if (s->security_mode == CFG_SEC_CERT && i < 2 && !keys[i].line) {
-			fprintf(errf, "%s:%d: [server] security_mode = \"certificate\": %s is "
-				"missing\n", path, s->mode_line, keys[i].name);
+		} else if ((keys[i].needed & mode) && !keys[i].line) {
+			fprintf(errf, "%s:%d: [server] security_mode = \"%s\": %s is missing\n", path,
+				s->mode_line, s->security_mode == CFG_SEC_RPK ? "rpk" : "certificate",
+				keys[i].name);
 			errors++;
 		}
 	}
@@ -619,7 +635,7 @@ static int check_security(struct cfg *c, const char *path, FILE *errf)
 		s->security_mode = s->secure ? CFG_SEC_PSK : CFG_SEC_NOSEC;
 	if (s->secure && !s->mode_line) {
 		fprintf(errf, "%s:%d: [server] uri = \"%s\": coaps:// needs security_mode "
-			"(psk or certificate)\n", path, s->uri_line, s->uri);
+			"(psk, certificate or rpk)\n", path, s->uri_line, s->uri);
 		return 1;
 	}
 	if (!s->secure && s->security_mode != CFG_SEC_NOSEC) {
@@ -629,10 +645,10 @@ static int check_security(struct cfg *c, const char *path, FILE *errf)
 	}
 	if (s->secure && s->security_mode == CFG_SEC_NOSEC) {
 		fprintf(errf, "%s:%d: [server] security_mode = \"nosec\": coaps:// (uri, line %d) "
-			"needs psk or certificate\n", path, s->mode_line, s->uri_line);
+			"needs psk, certificate or rpk\n", path, s->mode_line, s->uri_line);
 		errors++;
 	}
-	errors += check_certificate_keys(s, path, errf);
+	errors += check_key_files(s, path, errf);
 	if (s->security_mode != CFG_SEC_PSK) {
 		const char *why = s->secure ? "security_mode is not psk" :
 				  "uri is coap:// (no DTLS): use coaps:// or remove it";
@@ -760,6 +776,8 @@ void cfg_free(struct cfg *c)
 	free(c->server.private_key);
 	free(c->server.server_certificate);
 	free(c->server.ca_file);
+	free(c->server.public_key);
+	free(c->server.server_public_key);
 	explicit_bzero(c->server.psk_key, sizeof(c->server.psk_key));
 	free(d->manufacturer);
 	free(d->model);
@@ -807,5 +825,6 @@ bool cfg_server_differs(const struct cfg *a, const struct cfg *b)
 	       memcmp(x->psk_key, y->psk_key, x->psk_key_len) ||
 	       !streq(x->certificate, y->certificate) || !streq(x->private_key, y->private_key) ||
 	       !streq(x->server_certificate, y->server_certificate) ||
-	       !streq(x->ca_file, y->ca_file);
+	       !streq(x->ca_file, y->ca_file) || !streq(x->public_key, y->public_key) ||
+	       !streq(x->server_public_key, y->server_public_key);
 }

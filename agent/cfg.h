@@ -36,8 +36,12 @@ struct cfg_server {
 	char *private_key;      /* its key */
 	char *server_certificate;       /* the server's own, trusted as it is */
 	char *ca_file;          /* CA(s) the server's certificate must chain to */
+	/* security_mode = rpk: PEM files (private_key above is shared) */
+	char *public_key;       /* ours */
+	char *server_public_key;        /* the server's, the only one accepted */
 	int uri_line, mode_line, psk_identity_line, psk_key_line;  /* 0: not in the file */
 	int certificate_line, private_key_line, server_certificate_line, ca_file_line;
+	int public_key_line, server_public_key_line;
 	char *endpoint;         /* default: the host name */
 	uint32_t lifetime;      /* s */
 	char *binding;          /* "U" or "UQ" */

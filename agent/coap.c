@@ -25,6 +25,7 @@
 #include <sys/socket.h>
 
 #include <coap3/coap.h>
+#include <mbedtls/base64.h>
 
 #include "agent.h"
 #include "cfg.h"
@@ -85,6 +86,9 @@ struct coapc {
 	int nold;
 	char tls_cause[160];            /* libcoap's last warning: why a handshake failed */
 	bool cause_ours;                /* ... or ours (check_cn), which libcoap's must not hide */
+	/* security_mode = rpk: our PEM files as read at start (libcoap keeps the
+	 * pointers), and the server's public key as DER, to compare */
+	struct buf rpk_pub, rpk_priv, rpk_server;
 	coap_address_t dst;             /* the server, as resolved at start */
 	struct loop_fd lf;
 	struct loop_timer timer;
@@ -923,6 +927,97 @@ static int check_cn(const char *cn, const uint8_t *cert, size_t len, coap_sessio
 	return 1;
 }
 
+/* RPK: the server's key must be the configured one (there is no name) */
+static int check_rpk(const char *cn, const uint8_t *key, size_t len, coap_session_t *s,
+		     unsigned depth, int validated, void *arg)
+{
+	struct coapc *c = arg;
+
+	c->cause_ours = true;
+	if (len != c->rpk_server.len || memcmp(key, c->rpk_server.p, len)) {
+		snprintf(c->tls_cause, sizeof(c->tls_cause), "the server's raw public key is not "
+			 "the one in server_public_key");
+		return 0;
+	}
+	c->cause_ours = false;
+	return 1;
+}
+
+/* Reads a PEM file whole (NUL-terminated, as libcoap's PEM_BUF wants). */
+static int read_pem(const char *path, struct buf *b)
+{
+	char chunk[512];
+	size_t n;
+	FILE *f = fopen(path, "r");
+
+	if (!f) {
+		log_err("%s: cannot open: %s", path, strerror(errno));
+		return -errno;
+	}
+	buf_reset(b);
+	while ((n = fread(chunk, 1, sizeof(chunk), f)) > 0)
+		buf_add(b, chunk, n);
+	fclose(f);
+	buf_addc(b, 0);
+	return b->oom ? -ENOMEM : 0;
+}
+
+/* The DER inside a PEM "PUBLIC KEY" file. */
+static int read_public_key_der(const char *path, struct buf *der)
+{
+	struct buf pem;
+	const char *begin, *end;
+	size_t n = 0;
+	int rc;
+
+	buf_init(&pem);
+	rc = read_pem(path, &pem);
+	begin = rc ? NULL : strstr((const char *)pem.p, "-----BEGIN PUBLIC KEY-----");
+	end = begin ? strstr(begin, "-----END PUBLIC KEY-----") : NULL;
+	if (!rc && !end) {
+		log_err("%s: no PUBLIC KEY block", path);
+		rc = -EINVAL;
+	}
+	if (!rc) {
+		begin += strlen("-----BEGIN PUBLIC KEY-----");
+		buf_reset(der);
+		mbedtls_base64_decode(NULL, 0, &n, (const unsigned char *)begin,
+				      (size_t)(end - begin));
+		for (size_t i = 0; i < n; i++)
+			buf_addc(der, 0);
+		if (der->oom || mbedtls_base64_decode(der->p, n, &der->len,
+						      (const unsigned char *)begin,
+						      (size_t)(end - begin))) {
+			log_err("%s: the PUBLIC KEY block is not base64", path);
+			rc = -EINVAL;
+		}
+	}
+	buf_fini(&pem);
+	return rc;
+}
+
+static coap_session_t *new_rpk_session(struct coapc *c, coap_address_t *local)
+{
+	coap_dtls_pki_t pki = {
+		.version = COAP_DTLS_PKI_SETUP_VERSION,
+		.verify_peer_cert = 1,
+		.is_rpk_not_cert = 1,
+		.validate_cn_call_back = check_rpk,
+		.cn_call_back_arg = c,
+		.pki_key = {
+			.key_type = COAP_PKI_KEY_PEM_BUF,
+			.key.pem_buf = {
+				.public_cert = c->rpk_pub.p,
+				.public_cert_len = c->rpk_pub.len,
+				.private_key = c->rpk_priv.p,
+				.private_key_len = c->rpk_priv.len,
+			},
+		},
+	};
+
+	return coap_new_client_session_pki(c->ctx, local, &c->dst, COAP_PROTO_DTLS, &pki);
+}
+
 #define SYSTEM_CA_FILE "/etc/ssl/certs/ca-certificates.crt"     /* Debian's ca-certificates */
 
 static coap_session_t *new_pki_session(struct coapc *c, coap_address_t *local)
@@ -977,6 +1072,8 @@ static coap_session_t *new_session(struct coapc *c, coap_address_t *local)
 		return coap_new_client_session(c->ctx, local, &c->dst, COAP_PROTO_UDP);
 	if (srv->security_mode == CFG_SEC_CERT)
 		return new_pki_session(c, local);
+	if (srv->security_mode == CFG_SEC_RPK)
+		return new_rpk_session(c, local);
 	return coap_new_client_session_psk2(c->ctx, local, &c->dst, COAP_PROTO_DTLS, &psk);
 }
 
@@ -1062,6 +1159,9 @@ struct coapc *coapc_new(struct agent *ag, uint16_t local_port)
 		return NULL;
 	c->ag = ag;
 	buf_init(&c->body);
+	buf_init(&c->rpk_pub);
+	buf_init(&c->rpk_priv);
+	buf_init(&c->rpk_server);
 	the_coapc = c;
 	coap_startup();
 	coap_set_log_handler(coap_log_cb);
@@ -1071,6 +1171,11 @@ struct coapc *coapc_new(struct agent *ag, uint16_t local_port)
 			ag->cfg->server.uri);
 		goto fail;
 	}
+	if (ag->cfg->server.security_mode == CFG_SEC_RPK &&
+	    (read_pem(ag->cfg->server.public_key, &c->rpk_pub) ||
+	     read_pem(ag->cfg->server.private_key, &c->rpk_priv) ||
+	     read_public_key_der(ag->cfg->server.server_public_key, &c->rpk_server)))
+		goto fail;
 	if (resolve(&ag->cfg->server, &c->dst))
 		goto fail;
 	c->ctx = coap_new_context(NULL);
@@ -1123,6 +1228,9 @@ void coapc_free(struct coapc *c)
 	if (c->ctx)
 		coap_free_context(c->ctx);
 	coap_cleanup();
+	buf_fini(&c->rpk_pub);
+	buf_fini(&c->rpk_priv);
+	buf_fini(&c->rpk_server);
 	the_coapc = NULL;
 	free(c);
 }

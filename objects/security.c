@@ -2,8 +2,8 @@
  *
  * Servers never see it (the data model answers 4.01, LwM2M keeps it for
  * bootstrap, which lwm2md does not do); it exists so that the data model is
- * complete for internal reads.  It tells the Security Mode (0/x/2: PSK or
- * NoSec, from [server] security_mode); the keys themselves stay in the
+ * complete for internal reads.  It tells the Security Mode (0/x/2: PSK, RPK,
+ * Certificate or NoSec, from [server] security_mode); the keys stay in the
  * config and are not resources here, so no read of any kind returns them. */
 #include "objects.h"
 

@@ -56,7 +56,8 @@ class LeshanServer:
     READY_TIMEOUT = 90  # s: JVM start on a loaded 2-core machine
 
     def __init__(self, workdir: Path, coap_port: int = None, web_port: int = None,
-                 coaps: bool = False, coaps_host: str = "127.0.0.1", x509: dict = None):
+                 coaps: bool = False, coaps_host: str = "127.0.0.1", x509: dict = None,
+                 rpk: dict = None):
         self.workdir = Path(workdir)
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.coap_port = coap_port or free_port(socket.SOCK_DGRAM)
@@ -65,6 +66,7 @@ class LeshanServer:
         self.coaps_host = coaps_host      # None: every local address (localhost as ::1 too)
         # X.509 for coaps: {"cert": PEM chain, "key": PKCS#8 PEM, "trust": PEM of trusted CAs}
         self.x509 = x509
+        self.rpk = rpk            # RPK for coaps: {"pub": public key PEM, "key": PKCS#8 PEM}
         self.web_port = web_port or free_port(socket.SOCK_STREAM)
         self.log_path = self.workdir / "leshan.log"
         self.proc = None
@@ -96,6 +98,8 @@ class LeshanServer:
         if self.x509:
             cmd += ["-xcert", str(self.x509["cert"]), "-xprik", str(self.x509["key"]),
                     "-ts", str(self.x509["trust"])]
+        if self.rpk:
+            cmd += ["-rpubk", str(self.rpk["pub"]), "-rprik", str(self.rpk["key"])]
         if MODELS.is_dir():
             cmd += ["-m", str(MODELS)]
         return cmd + list(self.extra_args)

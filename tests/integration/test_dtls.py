@@ -36,7 +36,7 @@ SECRET = "5ec2e75ec2e75ec2e7"          # must never show in any message
 BAD = {
     # name: (config text, line, expected message after "FILE:LINE: ")
     "coaps_without_mode": ("[server]\nuri = coaps://127.0.0.1\n", 2,
-                           '[server] uri = "coaps://127.0.0.1": coaps:// needs security_mode (psk or certificate)'),
+                           '[server] uri = "coaps://127.0.0.1": coaps:// needs security_mode (psk, certificate or rpk)'),
     "psk_without_key": ("[server]\nuri = coaps://127.0.0.1:5684\nsecurity_mode = psk\npsk_identity = a\n", 3,
                         '[server] security_mode = "psk": psk_key is missing'),
     "psk_without_identity": (f"[server]\nuri = coaps://h\nsecurity_mode = psk\npsk_key = {SECRET}\n", 3,
@@ -56,9 +56,9 @@ BAD = {
                            f"psk_key = {SECRET}\n", 3,
                            "[server] security_mode: only nosec goes with coap:// (uri, line 2); use coaps://"),
     "nosec_with_coaps": ("[server]\nuri = coaps://127.0.0.1\nsecurity_mode = nosec\n", 3,
-                         '[server] security_mode = "nosec": coaps:// (uri, line 2) needs psk or certificate'),
+                         '[server] security_mode = "nosec": coaps:// (uri, line 2) needs psk, certificate or rpk'),
     "mode_unknown": ("[server]\nuri = coaps://127.0.0.1\nsecurity_mode = tls\n", 3,
-                     '[server] security_mode = "tls": expected psk, certificate or nosec'),
+                     '[server] security_mode = "tls": expected psk, certificate, rpk or nosec'),
 }
 
 
@@ -212,3 +212,17 @@ def test_server_restart_registers_again_over_a_new_handshake(daemon, tmp_path_fa
         assert d.stop(signal.SIGTERM, timeout=15) == 0
     finally:
         srv.stop()
+
+
+def test_lwm2mctl_reads_no_security_resources(daemon, dtls_server, drest, endpoint, tmp_path):
+    """lwm2mctl, like the server, reads nothing of the Security object: no key
+    material leaves the daemon by any path."""
+    from test_ctl import ctl
+    drest.set_psk(endpoint, f"{endpoint}-id", KEY)
+    sock = tmp_path / "ctl.sock"
+    d = daemon(server=dtls_server, server_opts=psk_opts(dtls_server, f"{endpoint}-id"),
+               sections={"control": {"socket": str(sock)}})
+    for path in ("/0", "/0/0", "/0/0/2", "/0/0/3", "/0/0/5"):
+        cp = ctl(d, "read", path)
+        assert cp.returncode != 0 and cp.stdout == "", (path, cp.stdout, cp.stderr)
+        assert "the Security object is not readable" in cp.stderr, (path, cp.stderr)

@@ -20,6 +20,8 @@ final class Cli {
     Integer awakeTime;        // --awake-time (s): null = Leshan's default, 93 s
     File x509Cert;            // -xcert: the server's certificate (chain), PEM or DER
     File x509PrivateKey;      // -xprik: its private key, PKCS#8 (PEM or DER)
+    File rpkPublicKey;        // -rpubk: the server's raw public key (PEM or DER SubjectPublicKeyInfo)
+    File rpkPrivateKey;       // -rprik: its private key, PKCS#8 (PEM or DER)
     File trustStore;          // -ts: certificates trusted for clients' X.509 certificates (PEM or DER)
 
     static final class UsageException extends Exception {
@@ -38,7 +40,7 @@ final class Cli {
             "--coap-port", "-slh", "--coaps-host", "-slp", "--coaps-port", "-wh", "--web-host", "-wp", "--web-port",
             "-m", "--models-folder", "--awake-time",
             "-xcert", "--x509-certificate-chain", "-xprik", "--x509-private-key",
-            "-ts", "--truststore");
+            "-ts", "--truststore", "-rpubk", "--raw-public-key", "-rprik", "--raw-private-key");
 
     boolean coapsEnabled() {
         return coapsHost != null || coapsPort != null;
@@ -126,6 +128,14 @@ final class Cli {
             case "--truststore":
                 cli.trustStore = new File(value);
                 break;
+            case "-rpubk":
+            case "--raw-public-key":
+                cli.rpkPublicKey = new File(value);
+                break;
+            case "-rprik":
+            case "--raw-private-key":
+                cli.rpkPrivateKey = new File(value);
+                break;
             default:
                 throw new UsageException("Unknown option: '" + name + "'");
             }
@@ -183,5 +193,7 @@ final class Cli {
         out.println("  -xprik FILE                  CoAPS: its private key, PKCS#8, PEM or DER.");
         out.println("  -ts FILE                     CoAPS: certificates trusted for clients' X.509");
         out.println("                               certificates (PEM or DER). Without -xcert: PSK only.");
+        out.println("  -rpubk FILE, -rprik FILE     CoAPS: the server's raw public key (PEM or DER");
+        out.println("                               SubjectPublicKeyInfo) and private key (PKCS#8), for RPK.");
     }
 }

@@ -358,6 +358,13 @@ final class Json {
             return SecurityInfo.newPreSharedKeyInfo(endpoint, details.get("identity").asText(), key);
         case "x509":
             return SecurityInfo.newX509CertInfo(endpoint);
+        case "rpk":
+            try {
+                return SecurityInfo.newRawPublicKeyInfo(endpoint,
+                        Pem.publicKey(Hex.decodeHex(details.path("key").asText().toCharArray())));
+            } catch (IllegalArgumentException | java.security.GeneralSecurityException e) {
+                throw new IllegalArgumentException("key must be the hex of a DER SubjectPublicKeyInfo", e);
+            }
         default:
             throw new IllegalArgumentException("Invalid security info content (unsupported mode '" + mode + "')");
         }

@@ -8,9 +8,11 @@ import java.nio.file.Files;
 import java.security.GeneralSecurityException;
 import java.security.KeyFactory;
 import java.security.PrivateKey;
+import java.security.PublicKey;
 import java.security.cert.CertificateFactory;
 import java.security.cert.X509Certificate;
 import java.security.spec.PKCS8EncodedKeySpec;
+import java.security.spec.X509EncodedKeySpec;
 import java.util.ArrayList;
 import java.util.Base64;
 import java.util.List;
@@ -34,6 +36,30 @@ final class Pem {
             throw new IllegalArgumentException(f + ": no certificate");
         }
         return out;
+    }
+
+    /** A public key from its DER SubjectPublicKeyInfo. */
+    static PublicKey publicKey(byte[] der) throws GeneralSecurityException {
+        X509EncodedKeySpec spec = new X509EncodedKeySpec(der);
+        for (String alg : new String[] { "EC", "RSA", "Ed25519" }) {
+            try {
+                return KeyFactory.getInstance(alg).generatePublic(spec);
+            } catch (GeneralSecurityException e) {
+                // try the next algorithm
+            }
+        }
+        throw new GeneralSecurityException("not an EC, RSA or Ed25519 public key");
+    }
+
+    /** A public key file: PEM "PUBLIC KEY" or DER SubjectPublicKeyInfo. */
+    static PublicKey publicKey(File f) throws IOException, GeneralSecurityException {
+        byte[] raw = Files.readAllBytes(f.toPath());
+        String text = new String(raw, StandardCharsets.US_ASCII);
+        if (text.contains("-----BEGIN PUBLIC KEY-----")) {
+            raw = Base64.getDecoder().decode(text.substring(text.indexOf("-----BEGIN PUBLIC KEY-----") + 26,
+                    text.indexOf("-----END PUBLIC KEY-----")).replaceAll("\\s", ""));
+        }
+        return publicKey(raw);
     }
 
     static PrivateKey privateKey(File f) throws IOException, GeneralSecurityException {

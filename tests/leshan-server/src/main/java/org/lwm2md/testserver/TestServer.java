@@ -158,6 +158,13 @@ public final class TestServer {
             builder.setCertificateChain(Pem.certificates(cli.x509Cert).toArray(new X509Certificate[0]));
             builder.setPrivateKey(Pem.privateKey(cli.x509PrivateKey));
         }
+        if (cli.rpkPublicKey != null || cli.rpkPrivateKey != null) {
+            if (cli.rpkPublicKey == null || cli.rpkPrivateKey == null) {
+                throw new IllegalArgumentException("-rpubk and -rprik go together");
+            }
+            builder.setPublicKey(Pem.publicKey(cli.rpkPublicKey));
+            builder.setPrivateKey(Pem.privateKey(cli.rpkPrivateKey));
+        }
         if (cli.trustStore != null) {
             builder.setTrustedCertificates(Pem.certificates(cli.trustStore).toArray(new X509Certificate[0]));
         }
