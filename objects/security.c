@@ -1,10 +1,11 @@
 /* security.c - the Security object (0), filled from [server] in the config.
  *
  * Servers never see it (the data model answers 4.01, LwM2M keeps it for
- * bootstrap, which lwm2md does not do); it exists so that the data model is
- * complete for internal reads.  It tells the Security Mode (0/x/2: PSK, RPK,
- * Certificate or NoSec, from [server] security_mode); the keys stay in the
- * config and are not resources here, so no read of any kind returns them. */
+ * bootstrap, which lwm2md does not do), and its resources have no operations
+ * in the OMA definition, so internal reads (lwm2mctl) are refused too.  Its
+ * read callback tells the Security Mode (0/x/2: PSK, RPK, Certificate or
+ * NoSec, from [server] security_mode); the keys stay in the config and are
+ * not resources here, so nothing can return them. */
 #include "objects.h"
 
 #include <stdlib.h>
