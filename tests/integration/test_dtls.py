@@ -226,3 +226,21 @@ def test_lwm2mctl_reads_no_security_resources(daemon, dtls_server, drest, endpoi
         cp = ctl(d, "read", path)
         assert cp.returncode != 0 and cp.stdout == "", (path, cp.stdout, cp.stderr)
         assert "the Security object is not readable" in cp.stderr, (path, cp.stderr)
+
+
+def test_sighup_with_a_new_key_registers_over_a_new_session(daemon, dtls_server, drest, endpoint, events):
+    """The key is changed on both sides and the config reloaded: the daemon
+    de-registers, and registers again over a handshake with the new key."""
+    NEW = "a1" * 16
+    drest.set_psk(endpoint, f"{endpoint}-id", KEY)
+    ev = events(endpoint, dtls_server)
+    d = daemon(server=dtls_server, server_opts=psk_opts(dtls_server, f"{endpoint}-id"))
+    before = drest.client(endpoint)["registrationId"]
+    drest.set_psk(endpoint, f"{endpoint}-id", NEW)
+    d.reconfigure(server={"psk_key": NEW})
+    d.signal(signal.SIGHUP)
+    ev.wait_for("DEREGISTRATION", timeout=20)
+    reg = Rest(dtls_server.api).wait_client(endpoint, timeout=60, pred=lambda r: r["registrationId"] != before,
+                                            what="registered again with the new key")
+    assert reg["secure"] is True
+    assert NEW not in d.log().lower()
