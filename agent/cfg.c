@@ -18,6 +18,7 @@
 
 #include "dm.h"
 #include "log.h"
+#include "observe.h"
 
 struct reader {
 	FILE *f;
@@ -313,6 +314,8 @@ static int server_key(struct reader *r, const char *sec, const char *key, const 
 		return set_u32(r, sec, key, val, &s->disable_timeout, 0, 31536000);
 	if (!strcmp(key, "awake_time"))
 		return set_u32(r, sec, key, val, &s->awake_time, 1, 86400);
+	if (!strcmp(key, "max_observations"))
+		return set_u32(r, sec, key, val, &s->max_observations, 1, 65536);
 	if (!strcmp(key, "confirmable_notifications"))
 		return set_bool(r, sec, key, val, &s->confirmable_notifications);
 	if (!strcmp(key, "notification_storing"))
@@ -566,6 +569,7 @@ static void defaults(struct cfg *c)
 	c->server.sequence_retry_count = 1;
 	c->server.default_pmin = 0;
 	c->server.default_pmax = 0;
+	c->server.max_observations = OBS_DEFAULT_MAX;
 	c->hooks.timeout = 60;
 	c->firmware.timeout = 60;
 	c->firmware.coap_block_size = 1024;

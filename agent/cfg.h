@@ -48,6 +48,7 @@ struct cfg_server {
 	uint32_t awake_time;    /* s the server counts us awake after we sent (queue mode) */
 	uint16_t short_server_id;
 	uint32_t default_pmin, default_pmax;
+	uint32_t max_observations;      /* taken at start (a reload keeps the running one) */
 	uint32_t disable_timeout;
 	bool notification_storing;
 	uint32_t retry_count;           /* 1/x/17 Communication Retry Count */

@@ -340,7 +340,7 @@ static void start_observe(struct coapc *c, const coap_pdu_t *pdu, const struct d
 		paths[0] = req->path;
 	}
 	if (obs_start(c->ag->obs, tok.s, tok.length, paths, n, composite, out->format, &seq)) {
-		log_warn("observation refused: too many observations (%d)", OBS_MAX);
+		log_warn("observation refused: as many as [server] max_observations allows");
 		return;
 	}
 	coap_add_option(resp, COAP_OPTION_OBSERVE, coap_encode_var_safe(b, sizeof(b), seq), b);

@@ -51,7 +51,9 @@ struct obs {
 
 struct obs_mgr {
 	struct agent *ag;
-	struct obs o[OBS_MAX];
+	struct obs *o;          /* cap slots, never moved: timers point into them */
+	size_t cap;
+	size_t hi;              /* slots from hi on are all free */
 	size_t n;
 };
 
@@ -70,7 +72,7 @@ static void save(struct obs_mgr *m)
 
 	if (!arr)
 		return;
-	for (i = 0; i < OBS_MAX; i++) {
+	for (i = 0; i < m->hi; i++) {
 		const struct obs *o = &m->o[i];
 		json_t *paths = json_array();
 
@@ -122,7 +124,7 @@ static struct obs *find(struct obs_mgr *m, const uint8_t *token, size_t toklen)
 {
 	size_t i;
 
-	for (i = 0; i < OBS_MAX; i++)
+	for (i = 0; i < m->hi; i++)
 		if (m->o[i].used && m->o[i].toklen == toklen &&
 		    !memcmp(m->o[i].token, token, toklen))
 			return &m->o[i];
@@ -138,6 +140,8 @@ static void drop(struct obs *o, const char *why)
 	loop_timer_cancel(o->m->ag->loop, &o->timer);
 	o->used = false;
 	o->m->n--;
+	while (o->m->hi && !o->m->o[o->m->hi - 1].used)
+		o->m->hi--;
 	save(o->m);
 }
 
@@ -423,12 +427,14 @@ int obs_start(struct obs_mgr *m, const uint8_t *token, size_t toklen, const stru
 	if (toklen > sizeof(o->token) || n == 0 || n > OBS_MAX_PATHS)
 		return LWM_EBADREQ;
 	if (!o) {
-		for (i = 0; i < OBS_MAX && m->o[i].used; i++)
+		for (i = 0; i < m->cap && m->o[i].used; i++)
 			;
-		if (i == OBS_MAX)
+		if (i == m->cap)
 			return LWM_EINTERNAL;
 		o = &m->o[i];
 		m->n++;
+		if (i >= m->hi)
+			m->hi = i + 1;
 	} else {
 		loop_timer_cancel(m->ag->loop, &o->timer);
 	}
@@ -515,7 +521,7 @@ void obs_restore(struct obs_mgr *m)
 		if (!ok || !np || obs_start(m, tok, toklen, paths, np, composite, format, &s0))
 			continue;
 		/* keep the sequence growing for the server's freshness check */
-		for (j = 0; j < OBS_MAX; j++)
+		for (j = 0; j < m->hi; j++)
 			if (m->o[j].used && m->o[j].toklen == toklen &&
 			    !memcmp(m->o[j].token, tok, toklen))
 				m->o[j].seq = (uint32_t)seq + 1;
@@ -579,7 +585,7 @@ void obs_cancel_all(struct obs_mgr *m, const char *why)
 {
 	size_t i;
 
-	for (i = 0; i < OBS_MAX; i++)
+	for (i = 0; i < m->hi; i++)
 		if (m->o[i].used)
 			drop(&m->o[i], why);
 }
@@ -593,7 +599,7 @@ void obs_changed(struct obs_mgr *m, const struct dm_path *path)
 {
 	size_t i, j;
 
-	for (i = 0; i < OBS_MAX; i++) {
+	for (i = 0; i < m->hi; i++) {
 		struct obs *o = &m->o[i];
 		uint32_t hit = 0;
 
@@ -618,8 +624,16 @@ struct obs_mgr *obs_new(struct agent *ag)
 {
 	struct obs_mgr *m = calloc(1, sizeof(*m));
 
-	if (m)
-		m->ag = ag;
+	if (!m)
+		return NULL;
+	m->ag = ag;
+	/* calloc'd in one piece: pages of slots never used stay untouched */
+	m->cap = ag->cfg->server.max_observations ? ag->cfg->server.max_observations : OBS_DEFAULT_MAX;
+	m->o = calloc(m->cap, sizeof(*m->o));
+	if (!m->o) {
+		free(m);
+		return NULL;
+	}
 	return m;
 }
 
@@ -629,8 +643,9 @@ void obs_free(struct obs_mgr *m)
 
 	if (!m)
 		return;
-	for (i = 0; i < OBS_MAX; i++)
+	for (i = 0; i < m->hi; i++)
 		if (m->o[i].used)
 			loop_timer_cancel(m->ag->loop, &m->o[i].timer);
+	free(m->o);
 	free(m);
 }

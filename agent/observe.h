@@ -12,7 +12,8 @@
 struct agent;
 struct obs_mgr;
 
-#define OBS_MAX 64
+/* observations at once unless [server] max_observations says otherwise */
+#define OBS_DEFAULT_MAX 256
 #define OBS_MAX_PATHS 16
 
 struct obs_mgr *obs_new(struct agent *ag);

@@ -311,9 +311,6 @@ static void registered(void *arg, const struct coapc_answer *ans)
 	}
 	snprintf(r->location, sizeof(r->location), "%s", ans->location);
 	r->state = REG_REGISTERED;
-	/* a new registration: the server has forgotten what it observed */
-	if (r->ag->obs)
-		obs_cancel_all(r->ag->obs, "registered anew");
 	r->attempt = r->sequence = 0;
 	r->registered_at = loop_now();
 	log_info("registered with %s as %s (location /%s, lifetime %u s)", srv->uri, srv->endpoint,
@@ -330,6 +327,12 @@ static void send_register(struct reg *r)
 
 	buf_init(&links);
 	loop_timer_cancel(r->ag->loop, &r->timer);
+	/* A new registration: the server has forgotten what it observed.  Now,
+	 * not on the 2.01: a server that observes at once (ThingsBoard does) may
+	 * have its Observe taken in before its 2.01, and it belongs to the new
+	 * registration. */
+	if (r->ag->obs)
+		obs_cancel_all(r->ag->obs, "registering anew");
 	r->sent_lifetime = server_obj_lifetime(r->ag);
 	snprintf(r->sent_binding, sizeof(r->sent_binding), "%s", server_obj_binding(r->ag));
 	/* LwM2M 1.1 moved queue mode out of the binding into its own Q

@@ -470,8 +470,8 @@ def methods(args, sections) -> str:
 
 7. **Notification rate**: {reporting.NOTIFY_SENSORS:,} `sim` sensors (3303, random walk)
    sampled every {reporting.NOTIFY_PERIOD:g} s, the shortest period the config takes; a random
-   walk, so nearly every sample is a new value.  The daemon holds at most 64 observations
-   (`OBS_MAX` in `agent/observe.h`), so the peer observes the {reporting.NOTIFY_SENSORS:,} Sensor
+   walk, so nearly every sample is a new value.  The daemon held at most 64 observations
+   when this was measured (now `[server] max_observations`), so the peer observes the {reporting.NOTIFY_SENSORS:,} Sensor
    Values (5700) with Observe-Composite: FETCH with Observe 0 and a SenML CBOR
    list of {reporting.PATHS_PER_OBS} paths (`OBS_MAX_PATHS`) per observation, answered in SenML
    CBOR; default pmin 0, no other attributes.  One second after the last

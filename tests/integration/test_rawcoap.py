@@ -9,6 +9,7 @@ parameters, link format, Location-Path, Update, Deregister)."""
 
 import json
 import os
+import queue
 import re
 import signal
 import struct
@@ -368,3 +369,58 @@ def test_duplicate_request_executed_once(raw):
     time.sleep(2)
     n = peer.count(lambda m: m.code == POST and m.uri_path.startswith("/rd/"), after=t0)
     assert n == 1, f"{n} Updates for one (duplicated) execute of 1/0/8"
+
+
+# --- observations around a registration ----------------------------------------
+
+def test_observe_taken_in_before_the_register_answer_is_kept(daemon, rawpeer):
+    """A server that observes at once (ThingsBoard does) may have its Observe
+    reach lwm2md before its own 2.01 to the Register: that observation
+    belongs to the new registration and keeps notifying."""
+    peer = rawpeer()
+    token = b"\x0b\x5e\x00\x01"
+    got = queue.Queue()
+    peer._waiting[token] = got          # every answer and notification for token
+    plain = peer.handler
+
+    def observe_first(msg, addr):
+        if rp.is_register(msg):
+            obs = rp.Msg(type=rp.CON, code=GET, mid=peer.next_mid(), token=token)
+            obs.set_path("/3/0/13")
+            obs.add(rp.OBSERVE, 0).add(ACCEPT, CF_TEXT)
+            peer.send_msg(obs, addr)    # out before the 2.01 below
+        return plain(msg, addr)
+
+    peer.handler = observe_first
+    d = daemon(server=peer, lifetime=60, server_opts={"default_pmax": 1})
+    seen = []
+    deadline = time.monotonic() + 20
+    while len(seen) < 3 and time.monotonic() < deadline:
+        try:
+            m = got.get(timeout=1)
+        except queue.Empty:
+            continue
+        if m.is_response and m.opt(rp.OBSERVE) is not None:
+            seen.append(m)
+    assert len(seen) >= 3, f"answer and notifications: {seen}\n{d.log_tail(30)}"
+    assert seen[0].code == CONTENT
+    assert "observation of /3/0/13 ended" not in d.log()
+
+
+def test_max_observations_refuses_one_more(daemon, rawpeer):
+    """[server] max_observations = 2: a third Observe is answered as a plain
+    Read (no Observe option: RFC 7641 4.1) and logged; a cancel makes room."""
+    peer = rawpeer()
+    d = daemon(server=peer, lifetime=60, sections={"server": {"max_observations": 2}})
+    for i, path in enumerate(("/3/0/13", "/3/0/10")):
+        r = peer.request(GET, path, accept=CF_TEXT, options=[(rp.OBSERVE, 0)], token=b"ob%d" % i)
+        assert r.code == CONTENT and r.opt(rp.OBSERVE) is not None, r
+    off = d.log_size()
+    r = peer.request(GET, "/1/0/1", accept=CF_TEXT, options=[(rp.OBSERVE, 0)], token=b"ob3")
+    assert r.code == CONTENT and r.opt(rp.OBSERVE) is None, r
+    d.wait_log(r"observation refused: as many as \[server\] max_observations allows", offset=off)
+    # a cancelled one makes room
+    r = peer.request(GET, "/3/0/13", accept=CF_TEXT, options=[(rp.OBSERVE, 1)], token=b"ob0")
+    assert r.code == CONTENT, r
+    r = peer.request(GET, "/1/0/1", accept=CF_TEXT, options=[(rp.OBSERVE, 0)], token=b"ob3")
+    assert r.code == CONTENT and r.opt(rp.OBSERVE) is not None, r
