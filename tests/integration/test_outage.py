@@ -8,13 +8,17 @@ Loss is made with nftables in the server's namespace (30 % of what lwm2md
 sends is dropped as it arrives, so lwm2md sees a silent loss, as on a real
 link): this kernel has no netem (CONFIG_NET_SCH_NETEM is not set), so the
 `tc qdisc ... netem loss 30% delay 100ms` of issue 3 cannot be run here, and
-nothing else in the kernel adds a fixed delay."""
+nothing else in the kernel adds a fixed delay: the slow link is a relay in
+user space that holds every datagram (DelayRelay)."""
 
 from __future__ import annotations
 
 import contextlib
+import heapq
 import re
+import socket
 import subprocess
+import threading
 import time
 from datetime import datetime
 
@@ -147,3 +151,96 @@ def test_lossy_link(ns_env, netpair):
         wait_past(ev, clean_at + 2, timeout=90)
         assert_unbroken(send_times(ev), 1, lossy_at, clean_at, "Sends")
         assert_unbroken(notified_times(ev), 2, lossy_at, clean_at, "notifications")
+
+
+class DelayRelay:
+    """A slow link in user space (the kernel here has no netem): UDP between
+    lwm2md and the server passes through this relay, held `delay` seconds
+    each way.  lwm2md talks to the relay's port; the server sees the relay."""
+
+    def __init__(self, server: tuple, delay: float):
+        self.server, self.delay = server, delay
+        self.front = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.front.bind(("127.0.0.1", 0))
+        self.back = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.back.bind(("127.0.0.1", 0))
+        self.client = None
+        self.port = self.front.getsockname()[1]
+        self.held = []                  # (due, seq, socket, data, address)
+        self.seq = 0
+        self.cond = threading.Condition()
+        self.closed = False
+        self.passed = 0
+        self.threads = [threading.Thread(target=self._rx, args=(self.front, True), daemon=True),
+                        threading.Thread(target=self._rx, args=(self.back, False), daemon=True),
+                        threading.Thread(target=self._tx, daemon=True)]
+        for t in self.threads:
+            t.start()
+
+    def _rx(self, sock, from_client: bool):
+        sock.settimeout(0.2)
+        while not self.closed:
+            try:
+                data, addr = sock.recvfrom(65535)
+            except (socket.timeout, OSError):
+                continue
+            with self.cond:
+                if from_client:
+                    self.client = addr
+                    out = (self.back, data, self.server)
+                elif self.client:
+                    out = (self.front, data, self.client)
+                else:
+                    continue
+                self.seq += 1
+                heapq.heappush(self.held, (time.monotonic() + self.delay, self.seq, *out))
+                self.cond.notify()
+
+    def _tx(self):
+        with self.cond:
+            while not self.closed:
+                now = time.monotonic()
+                if self.held and self.held[0][0] <= now:
+                    _, _, sock, data, addr = heapq.heappop(self.held)
+                    sock.sendto(data, addr)
+                    self.passed += 1
+                    continue
+                self.cond.wait(self.held[0][0] - now if self.held else 0.5)
+
+    def close(self):
+        with self.cond:
+            self.closed = True
+            self.cond.notify()
+        for t in self.threads:
+            t.join(2)
+        self.front.close()
+        self.back.close()
+
+
+def test_slow_link(daemon, leshan, rest, endpoint):
+    """Every datagram held 300 ms each way (a slow cellular link): lwm2md
+    registers, the server's reads are answered, and Sends and confirmable
+    notifications arrive each once, in order."""
+    host, port = leshan.uri.split("//")[1].rsplit(":", 1)
+    relay = DelayRelay((host, int(port)), 0.3)
+    try:
+        d = daemon(server=f"coap://127.0.0.1:{relay.port}",
+                   sections={"send.g": {"paths": "/3/0/13", "period": 1}},
+                   server_opts={"confirmable_notifications": "true"})
+        rest.wait_client(endpoint, timeout=30)
+        ev = EventStream(leshan.api, endpoint)
+        try:
+            assert rest.read(endpoint, "3/0/0", format="TEXT").code == 205
+            observe_clock(rest, endpoint, 2)
+            start = time.time()
+            time.sleep(12)
+            end = time.time()
+            wait_past(ev, end + 1)
+            assert_unbroken([t for t in send_times(ev) if t >= start], 1, start + 1, end, "Sends")
+            assert_unbroken([t for t in notified_times(ev) if t >= start], 2, start + 2, end, "notifications")
+            assert relay.passed > 20
+        finally:
+            ev.close()
+        d.assert_alive()
+    finally:
+        relay.close()
