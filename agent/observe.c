@@ -608,8 +608,18 @@ void obs_changed(struct obs_mgr *m, const struct dm_path *path)
 		for (j = 0; j < o->npaths; j++)
 			if (overlaps(&o->paths[j], path))
 				hit |= 1u << j;
-		if (hit) {
-			o->changed |= hit;
+		if (!hit)
+			continue;
+		o->changed |= hit;
+		if (o->composite) {
+			/* Looked at from the loop, once the code that changed the
+			 * value has finished: members sampled in one pass (a
+			 * sensor group) make one notification, not one each. */
+			o->dirty = true;
+			loop_timer_set(m->ag->loop, &o->timer, 0);
+		} else {
+			/* at once: a change of address is notified from the old
+			 * one, before connmon moves the session */
 			eval(o, true);
 		}
 	}

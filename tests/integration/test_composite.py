@@ -223,3 +223,20 @@ def test_observe_composite_value_conditions_per_path(dev, rest, endpoint, events
     n = wait_count(ev, "NOTIFICATION", 2, start, is_composite_notification(), timeout=15)[1]
     assert event_values(n.data) == {"/1/0/5": 500, "/1/0/6": not storing}, n.data
     assert len(composite_events(ev, start)) == 2
+
+
+def test_observe_composite_one_notification_per_sampling_pass(daemon, rest, endpoint, events):
+    """Two ramps sampled together (one period, so one pass): every composite
+    notification carries both new values, never one new and one old, as it
+    would if each member's change went out on its own."""
+    ramp = {"object": 3303, "driver": "sim", "waveform": "ramp", "value": 0, "amplitude": 1000,
+            "wave_period": 1000, "period": 1}
+    daemon(server_opts={"default_pmin": 0, "default_pmax": 0},
+           sections={"sensor.a": dict(ramp), "sensor.b": dict(ramp, value=500)})
+    ev = events(endpoint)
+    paths = ["/3303/0/5700", "/3303/1/5700"]
+    assert observe_composite(rest, endpoint, paths).code == 205
+    seen = wait_count(ev, "NOTIFICATION", 5, 0, is_composite_notification(), timeout=30)
+    vals = [event_values(n.data) for n in seen]
+    for before, after in zip(vals, vals[1:]):
+        assert all(after[p] != before[p] for p in paths), f"a notification with one member new: {vals}"
